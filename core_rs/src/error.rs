@@ -1,0 +1,60 @@
+//! The one error type of the core; python.rs maps each variant to its Python exception.
+
+use std::fmt;
+
+use crate::json::JsonError;
+
+/// A whole-request failure (per-event problems are rejections, not errors).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CoreError {
+    /// The body is larger than `Limits::max_body_bytes`.
+    PayloadTooLarge { size: usize, limit: usize },
+    /// The body is not strict RFC 8259 JSON.
+    InvalidJson(JsonError),
+    /// The body parsed but is not a batch; `param` names the offending field.
+    InvalidBatch {
+        param: &'static str,
+        message: String,
+    },
+    /// A standalone timestamp could not be parsed.
+    InvalidTimestamp(String),
+    /// A caller passed a malformed argument (a key of the wrong length, a bad limit).
+    InvalidArgument(String),
+}
+
+impl CoreError {
+    /// The error for a standalone timestamp, quoting (the start of) what was given.
+    pub fn invalid_timestamp(text: &str, reason: impl fmt::Display) -> Self {
+        let shown: String = text.chars().take(64).collect();
+        let more = if shown.len() < text.len() { "..." } else { "" };
+        Self::InvalidTimestamp(format!(
+            "invalid timestamp {shown:?}{more}: {reason}; expected an RFC 3339 date-time such as 2023-09-13T18:25:43.511Z"
+        ))
+    }
+}
+
+impl fmt::Display for CoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PayloadTooLarge { size, limit } => {
+                write!(
+                    f,
+                    "request body is {size} bytes; the limit is {limit} bytes"
+                )
+            }
+            Self::InvalidJson(err) => write!(f, "invalid JSON: {err}"),
+            Self::InvalidBatch { message, .. } => f.write_str(message),
+            Self::InvalidTimestamp(message) | Self::InvalidArgument(message) => {
+                f.write_str(message)
+            }
+        }
+    }
+}
+
+impl std::error::Error for CoreError {}
+
+impl From<JsonError> for CoreError {
+    fn from(err: JsonError) -> Self {
+        Self::InvalidJson(err)
+    }
+}

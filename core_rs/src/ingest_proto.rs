@@ -1,0 +1,182 @@
+//! gRPC `sluice.v1.IngestRequest` bodies: prost decoding and validation into a Batch.
+
+use std::borrow::Cow;
+
+use prost::Message;
+use prost_types::value::Kind;
+
+use crate::batch::{
+    Batch, BatchBuilder, ValidEvent, check_body_size, check_event_count, check_not_future,
+    required_text,
+};
+use crate::error::CoreError;
+use crate::json::{self, Value};
+use crate::limits::Limits;
+
+/// `sluice.v1.Event`, written by hand to match proto/sluice/v1/ingest.proto.
+#[derive(Clone, PartialEq, Message)]
+pub struct Event {
+    #[prost(string, tag = "1")]
+    pub id: String,
+    #[prost(string, tag = "2")]
+    pub name: String,
+    #[prost(string, tag = "3")]
+    pub customer_id: String,
+    #[prost(message, optional, tag = "4")]
+    pub timestamp: Option<prost_types::Timestamp>,
+    #[prost(double, optional, tag = "5")]
+    pub value: Option<f64>,
+    #[prost(message, optional, tag = "6")]
+    pub data: Option<prost_types::Struct>,
+}
+
+/// `sluice.v1.IngestRequest`.
+#[derive(Clone, PartialEq, Message)]
+pub struct IngestRequest {
+    #[prost(message, repeated, tag = "1")]
+    pub events: Vec<Event>,
+    #[prost(bool, tag = "2")]
+    pub dry_run: bool,
+}
+
+const REPEATED_ID: &str = "id already appears earlier in this batch.";
+
+/// Decodes and validates a serialized IngestRequest for `tenant` at time `now_us`.
+pub fn parse_ingest_request(
+    body: &[u8],
+    tenant: &str,
+    now_us: i64,
+    limits: &Limits,
+) -> Result<Batch, CoreError> {
+    check_body_size(body, limits)?;
+    let request = IngestRequest::decode(body).map_err(|err| CoreError::InvalidBatch {
+        param: "events",
+        message: format!("malformed IngestRequest: {err}"),
+    })?;
+    check_event_count(request.events.len(), limits)?;
+
+    let mut builder = BatchBuilder::new(tenant, request.events.len(), REPEATED_ID);
+    for (index, event) in request.events.iter().enumerate() {
+        match check_event(event, now_us, limits) {
+            Ok(checked) => builder.accept(
+                index,
+                ValidEvent {
+                    name: &event.name,
+                    id: &event.id,
+                    customer: &event.customer_id,
+                    timestamp_us: checked.timestamp_us,
+                    value: event.value,
+                    payload: checked.payload.as_ref(),
+                },
+            ),
+            Err(message) => builder.reject(index, message),
+        }
+    }
+    let mut batch = builder.finish();
+    batch.dry_run = request.dry_run;
+    Ok(batch)
+}
+
+/// What validation derives from an event beyond its plain fields.
+struct CheckedEvent {
+    timestamp_us: i64,
+    payload: Option<Value<'static>>,
+}
+
+/// Checks fields in proto order; the error is the first failure's message.
+fn check_event(event: &Event, now_us: i64, limits: &Limits) -> Result<CheckedEvent, String> {
+    required_text("id", Some(&event.id))?;
+    required_text("name", Some(&event.name))?;
+    required_text("customer_id", Some(&event.customer_id))?;
+    let timestamp_us = match &event.timestamp {
+        None => now_us,
+        Some(timestamp) => timestamp_micros(timestamp).ok_or("timestamp is invalid.")?,
+    };
+    check_not_future(timestamp_us, now_us, limits)?;
+    if event.value.is_some_and(|value| !value.is_finite()) {
+        return Err("value must be a finite number.".into());
+    }
+    let payload = match &event.data {
+        Some(data) if !data.fields.is_empty() => Some(struct_to_json(data, 1, limits.max_depth)?),
+        _ => None,
+    };
+    Ok(CheckedEvent {
+        timestamp_us,
+        payload,
+    })
+}
+
+/// Microseconds since the epoch, or `None` outside what google.protobuf.Timestamp allows
+/// (0001-01-01 to 9999-12-31, nanos 0 to 999,999,999). Sub-microsecond digits are dropped.
+fn timestamp_micros(timestamp: &prost_types::Timestamp) -> Option<i64> {
+    const MIN_SECONDS: i64 = -62_135_596_800;
+    const MAX_SECONDS: i64 = 253_402_300_799;
+    if !(MIN_SECONDS..=MAX_SECONDS).contains(&timestamp.seconds)
+        || !(0..=999_999_999).contains(&timestamp.nanos)
+    {
+        return None;
+    }
+    Some(timestamp.seconds * 1_000_000 + i64::from(timestamp.nanos / 1000))
+}
+
+/// A Struct as a JSON object (keys sorted: prost keeps map fields in a BTreeMap).
+/// `depth` is this object's nesting level; prost's decode recursion limit bounds it too.
+fn struct_to_json(
+    data: &prost_types::Struct,
+    depth: usize,
+    max_depth: usize,
+) -> Result<Value<'static>, String> {
+    check_depth(depth, max_depth)?;
+    let members = data
+        .fields
+        .iter()
+        .map(|(key, value)| {
+            Ok((
+                Cow::Owned(key.clone()),
+                value_to_json(value, depth, max_depth)?,
+            ))
+        })
+        .collect::<Result<_, String>>()?;
+    Ok(Value::Object(members))
+}
+
+fn check_depth(depth: usize, max_depth: usize) -> Result<(), String> {
+    if depth > max_depth {
+        return Err(format!(
+            "data must not be nested deeper than {max_depth} levels."
+        ));
+    }
+    Ok(())
+}
+
+fn value_to_json(
+    value: &prost_types::Value,
+    depth: usize,
+    max_depth: usize,
+) -> Result<Value<'static>, String> {
+    Ok(match &value.kind {
+        // An unset kind is malformed but harmless; read it as null like most JSON mappers.
+        None | Some(Kind::NullValue(_)) => Value::Null,
+        Some(Kind::BoolValue(flag)) => Value::Bool(*flag),
+        Some(Kind::StringValue(text)) => Value::String(Cow::Owned(text.clone())),
+        Some(Kind::NumberValue(number)) => {
+            if !number.is_finite() {
+                return Err("data must not contain NaN or Infinity.".into());
+            }
+            Value::Number(Cow::Owned(json::format_f64(*number)))
+        }
+        Some(Kind::StructValue(inner)) => struct_to_json(inner, depth + 1, max_depth)?,
+        Some(Kind::ListValue(list)) => {
+            check_depth(depth + 1, max_depth)?;
+            let items = list
+                .values
+                .iter()
+                .map(|item| value_to_json(item, depth + 1, max_depth))
+                .collect::<Result<_, String>>()?;
+            Value::Array(items)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests;

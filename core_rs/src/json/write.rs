@@ -1,0 +1,128 @@
+//! Writing values back out: compact text for storage, canonical text for content hashes.
+
+use std::fmt::Write as _;
+
+use super::Value;
+
+/// Compact JSON: no whitespace, members in document order, numbers as written.
+pub fn to_compact(value: &Value<'_>) -> String {
+    let mut out = String::new();
+    write_value(value, &mut out, Style::Compact);
+    out
+}
+
+/// Compact JSON with members sorted by key (UTF-8 byte order) and numbers normalised with
+/// [`canonical_number`], so equal content hashes the same whichever protocol carried it
+/// (a protobuf Struct has no key order and only doubles).
+pub fn to_canonical(value: &Value<'_>) -> String {
+    let mut out = String::new();
+    write_value(value, &mut out, Style::Canonical);
+    out
+}
+
+#[derive(Clone, Copy)]
+enum Style {
+    Compact,
+    Canonical,
+}
+
+/// Recursion is bounded: parsed values are at most `Limits::max_depth` deep and decoded
+/// protobuf values at most prost's recursion limit.
+fn write_value(value: &Value<'_>, out: &mut String, style: Style) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        Value::Number(text) => match style {
+            Style::Compact => out.push_str(text),
+            Style::Canonical => out.push_str(&canonical_number(text)),
+        },
+        Value::String(text) => write_string(text, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_value(item, out, style);
+            }
+            out.push(']');
+        }
+        Value::Object(members) => {
+            let mut ordered: Vec<_> = members.iter().collect();
+            if let Style::Canonical = style {
+                ordered.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            }
+            out.push('{');
+            for (i, (key, item)) in ordered.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_string(key, out);
+                out.push(':');
+                write_value(item, out, style);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// A JSON string literal: escapes what RFC 8259 requires, keeps all other text as UTF-8.
+fn write_string(text: &str, out: &mut String) {
+    out.push('"');
+    let mut plain = 0;
+    for (i, b) in text.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        // Escaped bytes are ASCII, so `i` is always a char boundary.
+        out.push_str(&text[plain..i]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.push_str(escape);
+        }
+        plain = i + 1;
+    }
+    out.push_str(&text[plain..]);
+    out.push('"');
+}
+
+/// Largest magnitude below which every integer is exactly representable as an f64.
+const EXACT_INTEGER_LIMIT: f64 = 9_007_199_254_740_992.0; // 2^53
+
+/// JSON text for a finite double: integral values below 2^53 as integers ("1", not "1.0"),
+/// everything else as the shortest text that round-trips.
+pub fn format_f64(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < EXACT_INTEGER_LIMIT {
+        // Exact: |x| < 2^53 fits an i64 without rounding.
+        format!("{}", x as i64)
+    } else {
+        format!("{x:?}")
+    }
+}
+
+/// One spelling per numeric value for hashing: integers stay exact as written (big ones
+/// included, "-0" becomes "0"); other numbers go through f64 and [`format_f64`], so "1.0",
+/// "1e0" and a protobuf 1.0 all read "1". Text that overflows f64 is kept as written.
+pub fn canonical_number(text: &str) -> String {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if digits.bytes().all(|b| b.is_ascii_digit()) {
+        if digits.bytes().all(|b| b == b'0') {
+            return "0".into();
+        }
+        return text.into();
+    }
+    match text.parse::<f64>() {
+        Ok(x) if x.is_finite() => format_f64(x),
+        _ => text.into(),
+    }
+}

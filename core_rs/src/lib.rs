@@ -1,0 +1,13 @@
+//! Sluice's core: the CPU-bound work of ingestion, on bytes, without the GIL.
+
+pub mod batch;
+pub mod error;
+pub mod index;
+pub mod ingest_proto;
+pub mod json;
+pub mod keys;
+pub mod limits;
+pub mod timestamp;
+
+#[cfg(feature = "python")]
+mod python;
