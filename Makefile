@@ -1,0 +1,51 @@
+# The few verbs people type. A fresh clone needs only python3 (3.11+), make and a Rust toolchain;
+# everything else is installed into .venv from PyPI and crates.io.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export VIRTUAL_ENV := $(abspath $(VENV))
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: run test test-rust test-py build lint fmt proto clean
+
+$(VENV)/.created:
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip "maturin>=1.9.4,<2"
+	touch $@
+
+# Builds the Rust extension (release) into the package and installs the Python deps.
+build: $(VENV)/.created
+	$(VENV)/bin/maturin develop --release --extras dev --quiet
+
+# Start the service on the embedded default store (SQLite under ./sluice-data).
+run: build
+	$(VENV)/bin/sluice serve
+
+# The whole suite: pure-Rust unit tests, then pytest (which also starts real servers).
+test: build test-rust test-py
+
+test-rust:
+	cargo test --quiet
+
+test-py:
+	$(PY) -m pytest -q
+
+lint: build
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --features python -- -D warnings
+	$(PY) -m ruff format --check service tests
+	$(PY) -m ruff check service tests
+	$(PY) -m mypy
+	$(PY) -m mypy.stubtest sluice._core
+
+fmt:
+	cargo fmt
+	$(PY) -m ruff format service tests
+
+# Regenerate the committed protobuf/gRPC Python code (tests check it is current).
+proto: $(VENV)/.created
+	$(PY) -m grpc_tools.protoc -Iproto --python_out=service --pyi_out=service \
+		--grpc_python_out=service proto/sluice/v1/*.proto
+
+clean:
+	rm -rf $(VENV) target service/sluice/*.so

@@ -1,0 +1,92 @@
+"""`sluice serve`: HTTP (Litestar on uvicorn) and gRPC in one process over one pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import sys
+from collections.abc import Iterator
+
+import uvicorn
+
+from sluice.pipeline import Pipeline
+from sluice.rpc.server import create_server, mark_serving
+from sluice.settings import Settings
+from sluice.storage import open_store
+from sluice.web.app import create_app
+
+BOOTSTRAP_TENANT = "default"
+
+
+class _HttpServer(uvicorn.Server):
+    """uvicorn without its own signal handling: `serve` owns SIGTERM/SIGINT for both servers, so
+    a stop drains HTTP, then gRPC, then closes the store, and the process exits 0."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    def request_stop(self) -> None:
+        if self.should_exit:
+            self.force_exit = True  # a second signal: stop waiting for slow connections
+        self.should_exit = True
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+async def bootstrap_key(pipeline: Pipeline) -> str | None:
+    """On the very first start (no keys at all), mint one key for tenant `default`."""
+    if await pipeline.store.list_api_keys():
+        return None
+    token, _record = await pipeline.keys.create(BOOTSTRAP_TENANT)
+    return token
+
+
+async def serve(settings: Settings) -> None:
+    pipeline = Pipeline(open_store(settings.store_url), settings)
+    await pipeline.start()
+    try:
+        token = await bootstrap_key(pipeline)
+        if token is not None:
+            print(f"sluice: created tenant '{BOOTSTRAP_TENANT}' with API key (shown once):")
+            print(token, flush=True)
+
+        grpc_server, health_servicer = create_server(pipeline)
+        grpc_port = grpc_server.add_insecure_port(f"{settings.host}:{settings.grpc_port}")
+        await grpc_server.start()
+        await mark_serving(health_servicer, True)
+
+        sock = _listen(settings.host, settings.http_port)
+        http_port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            create_app(pipeline), log_level="warning", access_log=False, lifespan="on"
+        )
+        http_server = _HttpServer(config)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, http_server.request_stop)
+        print(f"sluice: http listening on http://{settings.host}:{http_port}", flush=True)
+        print(f"sluice: grpc listening on {settings.host}:{grpc_port}", flush=True)
+        try:
+            # Returns after a signal: uvicorn stops accepting and drains in-flight requests.
+            await http_server.serve(sockets=[sock])
+        finally:
+            await mark_serving(health_servicer, False)
+            await grpc_server.stop(grace=5)
+    finally:
+        await pipeline.stop()
+        print("sluice: stopped", file=sys.stderr, flush=True)
+
+
+def run(settings: Settings) -> None:
+    asyncio.run(serve(settings))

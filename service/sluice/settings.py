@@ -1,0 +1,56 @@
+"""Runtime configuration: defaults, `SLUICE_*` environment variables, and CLI flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sluice._core import Limits
+
+ENV_PREFIX = "SLUICE_"
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(ENV_PREFIX + name, default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    http_port: int = 8080
+    grpc_port: int = 50051
+    data_dir: Path = Path("./sluice-data")
+    # A store URL (`sqlite:///path/to/file.db`); empty means SQLite under data_dir.
+    store: str = ""
+    max_body_bytes: int = 262_144
+    max_events: int = 1000
+    max_depth: int = 64
+    max_future_seconds: int = 3600
+    # How long a verified API key stays cached before it is looked up again (revocation lag).
+    key_cache_seconds: float = 5.0
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            host=_env("HOST", cls.host),
+            http_port=int(_env("HTTP_PORT", str(cls.http_port))),
+            grpc_port=int(_env("GRPC_PORT", str(cls.grpc_port))),
+            data_dir=Path(_env("DATA_DIR", str(cls.data_dir))),
+            store=_env("STORE", cls.store),
+            max_body_bytes=int(_env("MAX_BODY_BYTES", str(cls.max_body_bytes))),
+            max_events=int(_env("MAX_EVENTS", str(cls.max_events))),
+            max_future_seconds=int(_env("MAX_FUTURE_SECONDS", str(cls.max_future_seconds))),
+        )
+
+    @property
+    def store_url(self) -> str:
+        return self.store or f"sqlite:///{self.data_dir / 'sluice.db'}"
+
+    def limits(self) -> Limits:
+        return Limits(
+            max_body_bytes=self.max_body_bytes,
+            max_events=self.max_events,
+            max_depth=self.max_depth,
+            max_future_us=self.max_future_seconds * 1_000_000,
+        )

@@ -1,0 +1,424 @@
+"""Embedded SQLite store: WAL + synchronous=FULL, one writer thread that group-commits appends."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sluice.errors import StoreUnavailable
+from sluice.storage import ApiKeyRecord, EventRow, Store, StoredEvent
+
+T = TypeVar("T")
+
+# Each entry moves the schema from version i to i + 1 (PRAGMA user_version). Append only.
+MIGRATIONS = [
+    """
+    CREATE TABLE tenants (
+        name TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE api_keys (
+        key_id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL REFERENCES tenants (name),
+        secret_hash BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+    ) STRICT;
+    CREATE TABLE events (
+        log_offset INTEGER PRIMARY KEY AUTOINCREMENT,  -- AUTOINCREMENT: offsets never reused
+        tenant TEXT NOT NULL,
+        id TEXT NOT NULL,
+        source TEXT NOT NULL,
+        name TEXT NOT NULL,
+        customer TEXT NOT NULL,
+        timestamp INTEGER NOT NULL,
+        value REAL,
+        payload TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        deleted_at INTEGER,
+        key_hash BLOB NOT NULL,
+        content_hash BLOB NOT NULL,
+        UNIQUE (tenant, name, id)  -- the authoritative idempotency check
+    ) STRICT;
+    CREATE INDEX events_by_tenant_offset ON events (tenant, log_offset);
+    """,
+]
+
+_INSERT_EVENT = """
+    INSERT INTO events (tenant, id, source, name, customer, timestamp, value, payload,
+                        received_at, key_hash, content_hash)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (tenant, name, id) DO NOTHING
+"""
+
+_EVENT_COLUMNS = (
+    "tenant, log_offset, id, source, name, customer, timestamp, value, payload, "
+    "received_at, deleted_at, content_hash"
+)
+
+# Rows per transaction, at most; beyond this a waiting request goes into the next group.
+MAX_GROUP_ROWS = 20_000
+
+
+def _unavailable(exc: sqlite3.Error) -> Exception:
+    """Outages (I/O error, disk full, locked, unreadable file) become StoreUnavailable.
+
+    Integrity and programming errors are bugs and stay what they are.
+    """
+    if isinstance(exc, sqlite3.IntegrityError | sqlite3.ProgrammingError | sqlite3.InterfaceError):
+        return exc
+    return StoreUnavailable(f"sqlite: {exc}")
+
+
+def connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
+    """A connection with the durability settings asserted, not just requested."""
+    conn = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
+    )
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        synchronous = conn.execute("PRAGMA synchronous").fetchone()[0]
+        if mode.lower() != "wal" or synchronous != 2:
+            raise RuntimeError(
+                f"sqlite refused durable settings: journal_mode={mode}, synchronous={synchronous}"
+            )
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+@dataclass
+class _Append:
+    tenant: str
+    source: str
+    received_at: int
+    rows: Sequence[EventRow]
+    future: asyncio.Future[list[int | None]]
+    loop: asyncio.AbstractEventLoop
+
+
+@dataclass
+class _Call:
+    fn: Callable[[sqlite3.Connection], Any]
+    future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+
+
+# Queued to stop the writer thread after everything queued before it.
+_STOP = _Call(fn=lambda conn: None, future=None, loop=None)  # type: ignore[arg-type]
+
+
+@dataclass
+class GroupCommitter:
+    """Owns the write connection on one thread. Appends queued while a commit runs are
+    written together in the next transaction, so N concurrent requests cost one fsync."""
+
+    open_connection: Callable[[], sqlite3.Connection]
+    _jobs: queue.SimpleQueue[_Append | _Call] = field(default_factory=queue.SimpleQueue)
+    _thread: threading.Thread | None = None
+    _conn: sqlite3.Connection | None = None
+    commits: int = 0  # transactions committed (observability and tests)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="sluice-group-commit", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._jobs.put(_STOP)
+            self._thread.join()
+            self._thread = None
+
+    def append(
+        self, tenant: str, source: str, received_at: int, rows: Sequence[EventRow]
+    ) -> asyncio.Future[list[int | None]]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[int | None]] = loop.create_future()
+        self._jobs.put(_Append(tenant, source, received_at, rows, future, loop))
+        return future
+
+    def call(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """Run fn(conn) alone in its own write transaction on the writer thread."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put(_Call(fn, future, loop))
+        return future
+
+    def _run(self) -> None:
+        pending: _Append | _Call | None = None
+        while True:
+            job = pending if pending is not None else self._jobs.get()
+            pending = None
+            if job is _STOP:
+                break
+            if isinstance(job, _Call):
+                self._run_call(job)
+                continue
+            assert isinstance(job, _Append)
+            group = [job]
+            rows = len(job.rows)
+            # Take every append already waiting, in order, up to the first non-append job.
+            while rows < MAX_GROUP_ROWS:
+                try:
+                    more = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if not isinstance(more, _Append):
+                    pending = more
+                    break
+                group.append(more)
+                rows += len(more.rows)
+            self._commit_group(group)
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = self.open_connection()
+        return self._conn
+
+    def _rollback(self) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            # The connection is in an unknown state: drop it and reconnect on the next job.
+            conn.close()
+            self._conn = None
+
+    def _commit_group(self, group: list[_Append]) -> None:
+        try:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            cursor = conn.cursor()
+            results = [_insert_rows(cursor, job) for job in group]
+            conn.execute("COMMIT")
+            self.commits += 1
+        except sqlite3.Error as exc:
+            self._rollback()
+            error = _unavailable(exc)
+            for job in group:
+                _settle(job.loop, job.future, error=error)
+            return
+        except BaseException as exc:  # a bug: fail the requests, keep the writer alive
+            self._rollback()
+            for job in group:
+                _settle(job.loop, job.future, error=exc)
+            return
+        for job, result in zip(group, results, strict=True):
+            _settle(job.loop, job.future, result=result)
+
+    def _run_call(self, call: _Call) -> None:
+        try:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            result = call.fn(conn)
+            conn.execute("COMMIT")
+            self.commits += 1
+        except sqlite3.Error as exc:
+            self._rollback()
+            _settle(call.loop, call.future, error=_unavailable(exc))
+        except BaseException as exc:
+            self._rollback()
+            _settle(call.loop, call.future, error=exc)
+        else:
+            _settle(call.loop, call.future, result=result)
+
+
+def _insert_rows(cursor: sqlite3.Cursor, job: _Append) -> list[int | None]:
+    offsets: list[int | None] = []
+    tenant, source, received_at = job.tenant, job.source, job.received_at
+    for _index, key, name, id_, customer, timestamp, value, payload, content_hash in job.rows:
+        cursor.execute(
+            _INSERT_EVENT,
+            (
+                tenant,
+                id_,
+                source,
+                name,
+                customer,
+                timestamp,
+                value,
+                payload,
+                received_at,
+                key,
+                content_hash,
+            ),
+        )
+        offsets.append(cursor.lastrowid if cursor.rowcount == 1 else None)
+    return offsets
+
+
+def _settle(
+    loop: asyncio.AbstractEventLoop,
+    future: asyncio.Future[Any],
+    *,
+    result: Any = None,
+    error: BaseException | None = None,
+) -> None:
+    def deliver() -> None:
+        if future.done():  # the awaiting request was cancelled; the store outcome stands
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    # A loop already closed at shutdown has nobody waiting any more.
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(deliver)
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        for statement in script.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {number}")
+
+
+def _event(row: sqlite3.Row | tuple[Any, ...]) -> StoredEvent:
+    return StoredEvent(*row)
+
+
+class SqliteStore(Store):
+    """The embedded default store. Reads go through a small thread pool of WAL readers."""
+
+    def __init__(self, path: str | Path, busy_timeout_ms: int = 2000) -> None:
+        self.path = Path(path)
+        self._busy_timeout_ms = busy_timeout_ms
+        self._writer = GroupCommitter(lambda: connect(self.path, self._busy_timeout_ms))
+        self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sluice-sqlite-read")
+        self._local = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer.start()
+        await self._writer.call(_migrate)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._writer.stop)
+        self._readers.shutdown(wait=True)
+        with self._lock:
+            for conn in self._reader_conns:
+                conn.close()
+            self._reader_conns.clear()
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path, self._busy_timeout_ms)
+            self._local.conn = conn
+            with self._lock:
+                self._reader_conns.append(conn)
+        return conn
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def run() -> T:
+            try:
+                return fn(self._reader())
+            except sqlite3.Error as exc:
+                raise _unavailable(exc) from exc
+
+        return await asyncio.get_running_loop().run_in_executor(self._readers, run)
+
+    async def ping(self) -> None:
+        await self._read(lambda conn: conn.execute("SELECT count(*) FROM tenants").fetchone())
+
+    async def append(
+        self, tenant: str, source: str, received_at: int, rows: Sequence[EventRow]
+    ) -> list[int | None]:
+        if not rows:
+            return []
+        return await self._writer.append(tenant, source, received_at, rows)
+
+    async def committed_keys(self) -> bytes:
+        return await self._read(
+            lambda conn: b"".join(row[0] for row in conn.execute("SELECT key_hash FROM events"))
+        )
+
+    async def get_event(self, tenant: str, name: str, id: str) -> StoredEvent | None:
+        sql = f"SELECT {_EVENT_COLUMNS} FROM events WHERE tenant = ? AND name = ? AND id = ?"
+        row = await self._read(lambda conn: conn.execute(sql, (tenant, name, id)).fetchone())
+        return None if row is None else _event(row)
+
+    async def read_log(self, tenant: str, after_offset: int, limit: int) -> list[StoredEvent]:
+        sql = (
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE tenant = ? AND log_offset > ? "
+            "ORDER BY log_offset LIMIT ?"
+        )
+        rows = await self._read(
+            lambda conn: conn.execute(sql, (tenant, after_offset, limit)).fetchall()
+        )
+        return [_event(row) for row in rows]
+
+    async def ensure_tenant(self, tenant: str, now_us: int) -> None:
+        await self._writer.call(
+            lambda conn: conn.execute(
+                "INSERT INTO tenants (name, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (tenant, now_us),
+            )
+        )
+
+    async def add_api_key(self, record: ApiKeyRecord) -> None:
+        await self._writer.call(
+            lambda conn: conn.execute(
+                "INSERT INTO api_keys (key_id, tenant, secret_hash, created_at, revoked_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    record.key_id,
+                    record.tenant,
+                    record.secret_hash,
+                    record.created_at,
+                    record.revoked_at,
+                ),
+            )
+        )
+
+    async def find_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        row = await self._read(
+            lambda conn: conn.execute(
+                "SELECT key_id, tenant, secret_hash, created_at, revoked_at FROM api_keys "
+                "WHERE key_id = ?",
+                (key_id,),
+            ).fetchone()
+        )
+        return None if row is None else ApiKeyRecord(*row)
+
+    async def list_api_keys(self) -> list[ApiKeyRecord]:
+        rows = await self._read(
+            lambda conn: conn.execute(
+                "SELECT key_id, tenant, secret_hash, created_at, revoked_at FROM api_keys "
+                "ORDER BY created_at, key_id"
+            ).fetchall()
+        )
+        return [ApiKeyRecord(*row) for row in rows]
+
+    async def revoke_api_key(self, key_id: str, now_us: int) -> bool:
+        def revoke(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
+                (now_us, key_id),
+            )
+            return cursor.rowcount == 1
+
+        return await self._writer.call(revoke)

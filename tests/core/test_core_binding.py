@@ -1,0 +1,119 @@
+"""The binding surface of sluice._core (the pure logic is covered by `cargo test`)."""
+
+import json
+
+import pytest
+
+from sluice import _core as core
+
+NOW = core.parse_timestamp("2026-11-23T12:38:27Z")
+SEED_EVENT = {
+    "name": "api_call",
+    "timestamp": "2023-09-13T18:25:43.511Z",
+    "customerAlias": "customer_12345",
+    "ref": "4f6cf35x-2c4y-483z-a0a9-158621f77a21",
+    "data": {"key1": "processing_duration", "key2": "api_url"},
+}
+
+
+def vayu(*events: object) -> bytes:
+    return json.dumps({"events": list(events)}, indent=1).encode()
+
+
+def test_constants() -> None:
+    assert (core.INVALID, core.DUPLICATE, core.CONFLICT) == ("INVALID", "DUPLICATE", "CONFLICT")
+    assert (core.CLAIMED, core.COMMITTED, core.IN_FLIGHT) == (0, 1, 2)
+
+
+def test_vayu_seed_event() -> None:
+    body = vayu(SEED_EVENT)
+    batch = core.parse_vayu_batch(body, "default", NOW, core.Limits())
+    assert (batch.total, batch.rejected, batch.dry_run) == (1, [], False)
+    [row] = batch.events
+    index, key, name, id_, customer, ts, value, payload, content_hash = row
+    assert (index, name, id_, customer, value) == (
+        0,
+        "api_call",
+        SEED_EVENT["ref"],
+        "customer_12345",
+        None,
+    )
+    assert ts == 1_694_629_543_511_000
+    assert json.loads(payload) == SEED_EVENT["data"]
+    assert key == core.idempotency_key("default", "api_call", id_)
+    assert len(key) == len(content_hash) == 16
+    [(start, end)] = batch.spans
+    assert json.loads(body[start:end]) == SEED_EVENT
+
+
+def test_repeat_in_batch() -> None:
+    changed = {**SEED_EVENT, "customerAlias": "other"}
+    batch = core.parse_vayu_batch(vayu(SEED_EVENT, SEED_EVENT, changed), "t", NOW, core.Limits())
+    assert batch.rejected == [
+        (1, core.DUPLICATE, "Event ref already exists."),
+        (2, core.CONFLICT, "Event ref already exists."),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b" " * 262_145, core.PayloadTooLarge),
+        (b'{"events":[1,]}', core.InvalidJson),
+        (b"\xef\xbb\xbf{}", core.InvalidJson),
+        (b'{"events":{}}', core.InvalidBatch),
+        (b'{"events":[]}', core.InvalidBatch),
+    ],
+)
+def test_request_errors(body: bytes, error: type[core.CoreError]) -> None:
+    with pytest.raises(error) as caught:
+        core.parse_vayu_batch(body, "t", NOW, core.Limits())
+    assert isinstance(caught.value, core.CoreError)
+    if error is core.InvalidBatch:
+        assert caught.value.param == "events"  # type: ignore[attr-defined]
+
+
+def test_ingest_request() -> None:
+    # IngestRequest{events: [Event{id: "e1", name: "n", customer_id: "c"}], dry_run: true}
+    event = b"\x0a\x02e1\x12\x01n\x1a\x01c"
+    body = b"\x0a" + bytes([len(event)]) + event + b"\x10\x01"
+    batch = core.parse_ingest_request(body, "t", NOW, core.Limits())
+    assert batch.dry_run and batch.spans == []
+    assert batch.events[0][2:8] == ("n", "e1", "c", NOW, None, "{}")
+    with pytest.raises(core.InvalidBatch, match="malformed IngestRequest"):
+        core.parse_ingest_request(b"\xff\xff", "t", NOW, core.Limits())
+
+
+def test_timestamps() -> None:
+    assert core.parse_timestamp("2026-11-23T12:38:27.311250+00:00") == 1_795_437_507_311_250
+    assert core.parse_timestamp("2026-11-23T11:38:27.311250+0000") == 1_795_433_907_311_250
+    assert core.parse_timestamp("2024-01-02T03:04:05") == 1_704_164_645_000_000
+    with pytest.raises(core.InvalidTimestamp):
+        core.parse_timestamp("2023-02-30T00:00:00Z")
+
+
+def test_limits() -> None:
+    limits = core.Limits(max_events=2)
+    assert (limits.max_body_bytes, limits.max_events, limits.max_depth) == (262_144, 2, 64)
+    assert limits.max_future_us == 3_600_000_000
+    limits.max_depth = 10
+    assert limits.max_depth == 10
+    with pytest.raises(ValueError):
+        limits.max_depth = 0
+    assert limits.max_depth == 10
+
+
+def test_index() -> None:
+    index = core.IdempotencyIndex()
+    a, b, c = (core.idempotency_key("t", "n", str(i)) for i in range(3))
+    assert index.claim([a, b, a]) == [core.CLAIMED, core.CLAIMED, core.IN_FLIGHT]
+    index.confirm([a])
+    index.release([a, b])
+    assert len(index) == 1
+    assert index.claim([a, b]) == [core.COMMITTED, core.CLAIMED]
+    index.load(c + b)
+    assert len(index) == 3
+    with pytest.raises(ValueError):
+        index.load(b"x" * 17)
+    with pytest.raises(ValueError):
+        index.claim([b"short"])

@@ -1,0 +1,123 @@
+"""The transport-agnostic pipeline: exactly-once under races, restarts and failed writes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+from sluice.errors import StoreUnavailable
+from sluice.pipeline import Pipeline
+from sluice.settings import Settings
+from sluice.storage.sqlite import SqliteStore
+from tests.conftest import stored_rows
+from tests.storage.test_sqlite import fill_disk, free_disk
+
+
+def vayu_body(*refs: str, name: str = "api_call", pad: int = 0) -> bytes:
+    events = [
+        {
+            "name": name,
+            "timestamp": "2024-05-01T10:00:00Z",
+            "customerAlias": "c1",
+            "ref": ref,
+            "data": {"pad": "x" * pad},
+        }
+        for ref in refs
+    ]
+    return json.dumps({"events": events}).encode()
+
+
+def make_pipeline(data_dir: Path) -> Pipeline:
+    return Pipeline(SqliteStore(data_dir / "sluice.db"), Settings(data_dir=data_dir))
+
+
+def test_32_concurrent_requests_on_one_ref_accept_it_once(data_dir: Path) -> None:
+    async def scenario() -> list[int]:
+        pipeline = make_pipeline(data_dir)
+        await pipeline.start()
+        try:
+            results = await asyncio.gather(
+                *(pipeline.ingest_vayu("acme", vayu_body("race")) for _ in range(32))
+            )
+            return [len(r.accepted) for r in results]
+        finally:
+            await pipeline.stop()
+
+    accepted = asyncio.run(scenario())
+    assert sorted(accepted) == [0] * 31 + [1]
+    assert stored_rows(data_dir) == [("acme", "api_call", "race")]
+
+
+def test_duplicates_are_caught_after_a_restart(data_dir: Path) -> None:
+    async def ingest_once(refs: tuple[str, ...]) -> tuple[list[int], list[tuple[int, str, str]]]:
+        pipeline = make_pipeline(data_dir)
+        await pipeline.start()
+        try:
+            result = await pipeline.ingest_vayu("acme", vayu_body(*refs))
+            return result.accepted, result.rejected
+        finally:
+            await pipeline.stop()
+
+    assert asyncio.run(ingest_once(("a", "b"))) == ([0, 1], [])
+    accepted, rejected = asyncio.run(ingest_once(("b", "c", "a")))
+    assert accepted == [1]
+    assert [(i, reason) for i, reason, _ in rejected] == [(0, "DUPLICATE"), (2, "DUPLICATE")]
+    assert len(stored_rows(data_dir)) == 3
+
+
+def test_a_failed_write_leaves_no_key_claimed(data_dir: Path) -> None:
+    async def scenario() -> None:
+        pipeline = make_pipeline(data_dir)
+        await pipeline.start()
+        store = pipeline.store
+        assert isinstance(store, SqliteStore)
+        try:
+            await fill_disk(store)
+            body = vayu_body("retry-me", pad=50_000)
+            try:
+                await pipeline.ingest_vayu("acme", body)
+                raise AssertionError("a write to a full disk was acknowledged")
+            except StoreUnavailable:
+                pass
+            await free_disk(store)
+            retried = await pipeline.ingest_vayu("acme", body)
+            assert retried.accepted == [0], retried.rejected
+        finally:
+            await pipeline.stop()
+
+    asyncio.run(scenario())
+    assert stored_rows(data_dir) == [("acme", "api_call", "retry-me")]
+
+
+def test_a_racer_behind_a_failed_writer_is_accepted(data_dir: Path) -> None:
+    """Two requests race on one key and the first one's transaction fails. The second, which
+    found the key in flight, must not be told 'duplicate' for an event that was never stored."""
+
+    async def scenario() -> tuple[str, list[int]]:
+        pipeline = make_pipeline(data_dir)
+        await pipeline.start()
+        store = pipeline.store
+        assert isinstance(store, SqliteStore)
+        try:
+            await fill_disk(store)
+            # Writer queue, in order: [busy] [first's doomed write] [free disk] [second's write]
+            busy = store._writer.call(lambda conn: time.sleep(0.3))
+            first = asyncio.ensure_future(pipeline.ingest_vayu("acme", vayu_body("k", pad=50_000)))
+            await asyncio.sleep(0.02)
+            freed = asyncio.ensure_future(free_disk(store))
+            await asyncio.sleep(0.02)
+            second = await pipeline.ingest_vayu("acme", vayu_body("k", pad=10))
+            await asyncio.gather(busy, freed)
+            try:
+                await first
+                first_outcome = "accepted"
+            except StoreUnavailable:
+                first_outcome = "unavailable"
+            return first_outcome, second.accepted
+        finally:
+            await pipeline.stop()
+
+    assert asyncio.run(scenario()) == ("unavailable", [0])
+    assert stored_rows(data_dir) == [("acme", "api_call", "k")]
