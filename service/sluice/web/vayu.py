@@ -18,6 +18,7 @@ from sluice.errors import (
 )
 from sluice.pipeline import IngestResult, Pipeline
 from sluice.web.body import read_body
+from sluice.web.errors import error_response
 
 # Vayu documents one message for a repeated ref, whether in the batch or already stored.
 REF_EXISTS = "Event ref already exists."
@@ -50,20 +51,6 @@ async def ingest_events(request: Request[Any, Any, Any]) -> Response[bytes]:
     body = await read_body(request, pipeline.limits.max_body_bytes)
     result = await pipeline.ingest_vayu(tenant, body)
     return Response(render_result(body, result), media_type="application/json")
-
-
-def error_response(
-    status: int,
-    type_: str,
-    code: str,
-    message: str,
-    param: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> Response[dict[str, Any]]:
-    content: dict[str, Any] = {"type": type_, "code": code, "message": message}
-    if param is not None:
-        content["param"] = param
-    return Response(content, status_code=status, headers=headers)
 
 
 def _on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
