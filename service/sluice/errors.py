@@ -5,7 +5,9 @@ from sluice._core import CoreError, InvalidBatch, InvalidJson, InvalidTimestamp,
 __all__ = [
     "CoreError",
     "InvalidBatch",
+    "InvalidEncoding",
     "InvalidJson",
+    "InvalidParameter",
     "InvalidTimestamp",
     "PayloadTooLarge",
     "SluiceError",
@@ -24,7 +26,19 @@ class Unauthenticated(SluiceError):
 
 
 class UnsupportedMediaType(SluiceError):
-    """The request's Content-Type is not JSON."""
+    """The request's Content-Type is not JSON, or its Content-Encoding is not gzip/identity."""
+
+
+class InvalidEncoding(SluiceError):
+    """A gzip body that does not decode (corrupt, truncated, or trailing bytes)."""
+
+
+class InvalidParameter(SluiceError):
+    """A query or body parameter outside the JSON batch is missing or malformed."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 class StoreUnavailable(SluiceError):

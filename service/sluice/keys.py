@@ -56,22 +56,48 @@ class ApiKeys:
         await self._store.add_api_key(record)
         return token, record
 
+    def _cached(self, cache_key: bytes) -> str | None:
+        cached = self._cache.get(cache_key)
+        if cached is not None and cached.expires > time.monotonic():
+            return cached.tenant
+        return None
+
+    def _remember(self, cache_key: bytes, tenant: str) -> None:
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[cache_key] = _Cached(tenant, time.monotonic() + self._cache_seconds)
+
     async def tenant_for(self, token: str) -> str:
         """The tenant a live key belongs to; Unauthenticated otherwise."""
         if len(token) > MAX_TOKEN_LENGTH or not token.startswith(TOKEN_PREFIX):
             raise Unauthenticated("Invalid API key.")
         digest = _digest(token)
-        cached = self._cache.get(digest)
-        now = time.monotonic()
-        if cached is not None and cached.expires > now:
-            return cached.tenant
-        key_id, sep, _secret = token[len(TOKEN_PREFIX) :].partition("_")
-        record = await self._store.find_api_key(key_id) if sep else None
+        tenant = self._cached(digest)
+        if tenant is not None:
+            return tenant
+        key_id = key_id_of(token)
+        record = await self._store.find_api_key(key_id) if key_id else None
         # compare_digest even when the id is unknown, so timing does not reveal which ids exist.
         expected = record.secret_hash if record is not None else bytes(32)
         if not hmac.compare_digest(expected, digest) or record is None or record.revoked_at:
             raise Unauthenticated("Invalid API key.")
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[digest] = _Cached(record.tenant, now + self._cache_seconds)
+        self._remember(digest, record.tenant)
         return record.tenant
+
+    async def tenant_for_key_id(self, key_id: str) -> str:
+        """The tenant of a live key, by id (access tokens name the key they came from)."""
+        cache_key = b"id:" + key_id.encode()
+        tenant = self._cached(cache_key)
+        if tenant is not None:
+            return tenant
+        record = await self._store.find_api_key(key_id)
+        if record is None or record.revoked_at:
+            raise Unauthenticated("The API key behind this access token is no longer valid.")
+        self._remember(cache_key, record.tenant)
+        return record.tenant
+
+
+def key_id_of(token: str) -> str:
+    """The id part of `sk_<key id>_<secret>` ("" if the token has no such shape)."""
+    key_id, sep, _secret = token[len(TOKEN_PREFIX) :].partition("_")
+    return key_id if sep and token.startswith(TOKEN_PREFIX) else ""

@@ -8,9 +8,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sluice import _core
-from sluice.keys import ApiKeys, bearer_token
+from sluice.eventlog import EventLog
+from sluice.keys import TOKEN_PREFIX, ApiKeys, bearer_token, key_id_of
 from sluice.settings import Settings
 from sluice.storage import EventRow, Store
+from sluice.tokens import AccessTokens, load_secret
 
 # Reasons a stored duplicate is reported with (the core uses the same strings in-batch).
 DUPLICATE = _core.DUPLICATE
@@ -40,8 +42,13 @@ class Pipeline:
         self.index = _core.IdempotencyIndex()
         self.keys = ApiKeys(store, settings.key_cache_seconds)
         self._clock_us = clock_us
+        self.events = EventLog(store, clock_us)
+        self.access_tokens: AccessTokens | None = None  # set in start(): reads the data dir
 
     async def start(self) -> None:
+        self.access_tokens = AccessTokens(
+            load_secret(self.settings.data_dir, self.settings.jwt_secret)
+        )
         await self.store.open()
         # Rebuild the in-memory index from the authoritative keys in the store.
         self.index.load(await self.store.committed_keys())
@@ -50,8 +57,17 @@ class Pipeline:
         await self.store.close()
 
     async def authenticate(self, authorization: str | None) -> str:
-        """Tenant for an Authorization header value; raises Unauthenticated."""
-        return await self.keys.tenant_for(bearer_token(authorization))
+        """Tenant for an Authorization header value (API key or access token)."""
+        token = bearer_token(authorization)
+        if token.startswith(TOKEN_PREFIX) or self.access_tokens is None:
+            return await self.keys.tenant_for(token)
+        return await self.keys.tenant_for_key_id(self.access_tokens.verify(token))
+
+    async def login(self, api_key: str) -> str:
+        """An access token for a live API key (Vayu's POST /login)."""
+        tenant = await self.keys.tenant_for(api_key)
+        assert self.access_tokens is not None, "pipeline not started"
+        return self.access_tokens.mint(key_id_of(api_key), tenant)
 
     async def ready(self) -> None:
         await self.store.ping()

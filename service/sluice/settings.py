@@ -29,6 +29,9 @@ class Settings:
     max_future_seconds: int = 3600
     # How long a verified API key stays cached before it is looked up again (revocation lag).
     key_cache_seconds: float = 5.0
+    # Signs Vayu access tokens. Empty: a secret made once and kept in data_dir/jwt-secret.
+    # Several instances behind one load balancer must share one configured secret.
+    jwt_secret: str = ""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -41,6 +44,7 @@ class Settings:
             max_body_bytes=int(_env("MAX_BODY_BYTES", str(cls.max_body_bytes))),
             max_events=int(_env("MAX_EVENTS", str(cls.max_events))),
             max_future_seconds=int(_env("MAX_FUTURE_SECONDS", str(cls.max_future_seconds))),
+            jwt_secret=_env("JWT_SECRET", cls.jwt_secret),
         )
 
     @property

@@ -28,6 +28,17 @@ class StoredEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class EventQuery:
+    """Filters and a keyset position for reading events in (timestamp, offset) order."""
+
+    start: int | None = None  # UTC microseconds, inclusive
+    end: int | None = None  # UTC microseconds, exclusive
+    name: str | None = None
+    after: tuple[int, int] | None = None  # (timestamp, offset) of the last event already read
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
 class ApiKeyRecord:
     key_id: str
     tenant: str
@@ -69,6 +80,27 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def read_log(self, tenant: str, after_offset: int, limit: int) -> list[StoredEvent]:
         """Events of a tenant with offset > after_offset, in offset order."""
+
+    @abc.abstractmethod
+    async def query_events(self, tenant: str, query: EventQuery) -> list[StoredEvent]:
+        """Live (not deleted) events matching the query, by (timestamp, offset)."""
+
+    @abc.abstractmethod
+    async def count_events(self, tenant: str, query: EventQuery) -> int:
+        """How many live events match the query's filters (its cursor and limit are ignored)."""
+
+    @abc.abstractmethod
+    async def live_events_by_id(self, tenant: str, ids: Sequence[str]) -> list[StoredEvent]:
+        """For each id, the first stored live event with that id (any name), in offset order."""
+
+    @abc.abstractmethod
+    async def delete_events_by_id(
+        self, tenant: str, ids: Sequence[str], now_us: int
+    ) -> list[StoredEvent]:
+        """Soft-delete, atomically, the first stored live event of each id; return them deleted.
+
+        A deleted event leaves every read but keeps its (name, id) taken.
+        """
 
     @abc.abstractmethod
     async def ensure_tenant(self, tenant: str, now_us: int) -> None: ...

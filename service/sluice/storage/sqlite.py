@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import queue
 import sqlite3
 import threading
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sluice.errors import StoreUnavailable
-from sluice.storage import ApiKeyRecord, EventRow, Store, StoredEvent
+from sluice.storage import ApiKeyRecord, EventQuery, EventRow, Store, StoredEvent
 
 T = TypeVar("T")
 
@@ -49,6 +50,11 @@ MIGRATIONS = [
         UNIQUE (tenant, name, id)  -- the authoritative idempotency check
     ) STRICT;
     CREATE INDEX events_by_tenant_offset ON events (tenant, log_offset);
+    """,
+    # Reads by time range (Vayu GET /events) and by ref alone (refs repeat across names).
+    """
+    CREATE INDEX events_by_tenant_time ON events (tenant, timestamp, log_offset);
+    CREATE INDEX events_by_tenant_id ON events (tenant, id);
     """,
 ]
 
@@ -298,6 +304,40 @@ def _event(row: sqlite3.Row | tuple[Any, ...]) -> StoredEvent:
     return StoredEvent(*row)
 
 
+def _filters(tenant: str, query: EventQuery) -> tuple[str, list[Any]]:
+    where = "tenant = ? AND deleted_at IS NULL"
+    params: list[Any] = [tenant]
+    if query.start is not None:
+        where += " AND timestamp >= ?"
+        params.append(query.start)
+    if query.end is not None:
+        where += " AND timestamp < ?"
+        params.append(query.end)
+    if query.name is not None:
+        where += " AND name = ?"
+        params.append(query.name)
+    return where, params
+
+
+def _first_live_by_id(
+    conn: sqlite3.Connection, tenant: str, ids: Sequence[str]
+) -> list[StoredEvent]:
+    """The first stored live event for each id: refs are unique per name, not across names."""
+    found: dict[str, StoredEvent] = {}
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), 500):  # stay under SQLite's bound-parameter limit
+        chunk = unique[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        sql = (
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE tenant = ? AND deleted_at IS NULL "
+            f"AND id IN ({marks}) ORDER BY log_offset"
+        )
+        for row in conn.execute(sql, [tenant, *chunk]):
+            event = _event(row)
+            found.setdefault(event.id, event)
+    return sorted(found.values(), key=lambda event: event.offset)
+
+
 class SqliteStore(Store):
     """The embedded default store. Reads go through a small thread pool of WAL readers."""
 
@@ -370,6 +410,41 @@ class SqliteStore(Store):
             lambda conn: conn.execute(sql, (tenant, after_offset, limit)).fetchall()
         )
         return [_event(row) for row in rows]
+
+    async def query_events(self, tenant: str, query: EventQuery) -> list[StoredEvent]:
+        where, params = _filters(tenant, query)
+        if query.after is not None:
+            where += " AND (timestamp, log_offset) > (?, ?)"
+            params.extend(query.after)
+        sql = (
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE {where} "
+            "ORDER BY timestamp, log_offset LIMIT ?"
+        )
+        params.append(query.limit)
+        rows = await self._read(lambda conn: conn.execute(sql, params).fetchall())
+        return [_event(row) for row in rows]
+
+    async def count_events(self, tenant: str, query: EventQuery) -> int:
+        where, params = _filters(tenant, query)
+        sql = f"SELECT count(*) FROM events WHERE {where}"
+        count: int = await self._read(lambda conn: conn.execute(sql, params).fetchone()[0])
+        return count
+
+    async def live_events_by_id(self, tenant: str, ids: Sequence[str]) -> list[StoredEvent]:
+        return await self._read(lambda conn: _first_live_by_id(conn, tenant, ids))
+
+    async def delete_events_by_id(
+        self, tenant: str, ids: Sequence[str], now_us: int
+    ) -> list[StoredEvent]:
+        def delete(conn: sqlite3.Connection) -> list[StoredEvent]:
+            found = _first_live_by_id(conn, tenant, ids)
+            conn.executemany(
+                "UPDATE events SET deleted_at = ? WHERE log_offset = ?",
+                [(now_us, event.offset) for event in found],
+            )
+            return [dataclasses.replace(event, deleted_at=now_us) for event in found]
+
+        return await self._writer.call(delete)
 
     async def ensure_tenant(self, tenant: str, now_us: int) -> None:
         await self._writer.call(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 from litestar import Request
 
-from sluice.errors import PayloadTooLarge, UnsupportedMediaType
+from sluice.errors import InvalidEncoding, PayloadTooLarge, UnsupportedMediaType
 
 
 def check_json_content_type(request: Request[Any, Any, Any]) -> None:
@@ -20,17 +21,37 @@ def check_json_content_type(request: Request[Any, Any, Any]) -> None:
 
 
 async def read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
-    """The whole body, refusing (413) as soon as it is known to exceed `limit` bytes."""
+    """The whole body, decoded, refusing (413) as soon as it is known to exceed `limit` bytes.
+
+    A gzip body is inflated as it arrives and never past `limit` + 1 bytes, so a zip bomb
+    costs one small buffer; its compressed size is held to the same limit.
+    """
     check_json_content_type(request)
     too_large = f"Request body is larger than the limit of {limit} bytes."
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(too_large)
+    encoding = (request.headers.get("content-encoding") or "identity").strip().lower()
+    if encoding not in ("identity", "gzip"):
+        raise UnsupportedMediaType(f"Content-Encoding {encoding!r} is not supported; use gzip.")
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS) if encoding == "gzip" else None
     chunks: list[bytes] = []
-    size = 0
+    received = size = 0
     async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit:
+            raise PayloadTooLarge(too_large)
+        if inflater is not None:
+            try:
+                chunk = inflater.decompress(chunk, limit + 1 - size)
+            except zlib.error as exc:
+                raise InvalidEncoding(f"The gzip body does not decode: {exc}.") from exc
+            if inflater.unconsumed_tail:
+                raise PayloadTooLarge(too_large)
         size += len(chunk)
         if size > limit:
             raise PayloadTooLarge(too_large)
         chunks.append(chunk)
+    if inflater is not None and (not inflater.eof or inflater.unused_data):
+        raise InvalidEncoding("The gzip body is truncated or followed by extra bytes.")
     return b"".join(chunks)

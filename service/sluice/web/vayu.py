@@ -10,13 +10,16 @@ from litestar.exceptions import HTTPException
 
 from sluice.errors import (
     InvalidBatch,
+    InvalidEncoding,
     InvalidJson,
+    InvalidParameter,
     PayloadTooLarge,
     StoreUnavailable,
     Unauthenticated,
     UnsupportedMediaType,
 )
 from sluice.pipeline import IngestResult, Pipeline
+from sluice.web import vayu_events
 from sluice.web.body import read_body
 from sluice.web.errors import error_response
 
@@ -70,6 +73,12 @@ def _on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[
             return error_response(
                 400, "invalid_request_error", "invalid_batch", str(exc), param=exc.param
             )
+        case InvalidParameter():
+            return error_response(
+                400, "invalid_request_error", "parameter_invalid", str(exc), param=exc.param
+            )
+        case InvalidEncoding():
+            return error_response(400, "invalid_request_error", "invalid_encoding", str(exc))
         case UnsupportedMediaType():
             return error_response(415, "invalid_request_error", "unsupported_media_type", str(exc))
         case StoreUnavailable():
@@ -92,7 +101,7 @@ def _on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[
 
 router = Router(
     path="/",
-    route_handlers=[ingest_events],
+    route_handlers=[ingest_events, *vayu_events.ROUTES],
     exception_handlers={Exception: _on_error},
     tags=["vayu"],
 )

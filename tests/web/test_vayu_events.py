@@ -1,0 +1,159 @@
+"""Vayu's read/delete/login surface and the common body rules (gzip, encodings)."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from sluice.tokens import AccessTokens
+from tests.conftest import stored_rows
+from tests.web.test_vayu import event, post
+
+
+def ingest(client: Any, *events: dict[str, Any]) -> dict[str, Any]:
+    response = post(client, {"events": list(events)})
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    assert body["invalidEvents"] == []
+    return body
+
+
+def jwt_claims(token: str) -> dict[str, Any]:
+    part = token.split(".")[1]
+    claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    return claims
+
+
+def test_login_returns_a_real_jwt_that_authenticates(client: Any, token: str) -> None:
+    client.headers.pop("Authorization")
+    response = client.post("/login", json={"refreshToken": token})
+    assert response.status_code == 200
+    access = response.json()["accessToken"]
+    header = json.loads(base64.urlsafe_b64decode(access.split(".")[0] + "=="))
+    assert header["alg"] == "HS256"
+    assert abs(jwt_claims(access)["exp"] - (time.time() + 3600)) < 60
+    accepted = post(
+        client, {"events": [event("jwt-1")]}, headers={"Authorization": f"Bearer {access}"}
+    )
+    assert accepted.json()["validEvents"] == [event("jwt-1")]
+    assert client.post("/v2/login", json={"refreshToken": token}).status_code == 200
+
+
+def test_bad_refresh_tokens_and_forged_or_expired_access_tokens_are_401(
+    client: Any, token: str
+) -> None:
+    client.headers.pop("Authorization")
+    assert client.post("/login", json={"refreshToken": "sk_x_y"}).status_code == 401
+    assert client.post("/login", json={}).status_code == 400
+    access = client.post("/login", json={"refreshToken": token}).json()["accessToken"]
+    head, claims, _sig = access.split(".")
+    forged = f"{head}.{claims}.{'A' * 43}"
+    pipeline = client.app.state.pipeline
+    expired = AccessTokens(b"other-secret", clock=lambda: time.time() - 7200).mint("k", "acme")
+    stale = AccessTokens(pipeline.access_tokens._secret, clock=lambda: time.time() - 7200)
+    for bad in (forged, expired, stale.mint(jwt_claims(access)["sub"], "acme")):
+        response = client.get("/events", headers={"Authorization": f"Bearer {bad}"})
+        assert response.status_code == 401, bad
+        assert response.json()["type"] == "authentication_error"
+
+
+def test_query_pages_through_every_match_once(client: Any) -> None:
+    ingest(client, *[event(f"q{i}", timestamp=f"2024-01-01T00:00:{i:02d}Z") for i in range(25)])
+    ingest(client, event("other", name="other_call"))
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"eventName": "api_call", "limit": 10}
+        if cursor:
+            params["cursor"] = cursor
+        page = client.get("/events", params=params).json()
+        assert page["total"] == 25
+        seen += [e["ref"] for e in page["events"]]
+        if not page["hasMore"]:
+            assert page["nextCursor"] is None
+            break
+        cursor = page["nextCursor"]
+    assert seen == [f"q{i}" for i in range(25)]
+
+
+def test_query_time_range_accepts_the_sdk_forms(client: Any) -> None:
+    ingest(client, *[event(f"t{i}", timestamp=f"2026-11-23T1{i}:00:00Z") for i in range(5)])
+    # Vayu's SDK sends `+0000` unencoded in the query string: '+' arrives as a space.
+    url = "/events?startTime=2026-11-23T11:00:00.000000+0000&endTime=2026-11-23T13:00:00Z"
+    page = client.get(url).json()
+    assert [e["ref"] for e in page["events"]] == ["t1", "t2"]
+    first = page["events"][0]
+    assert first["timestamp"] == "2026-11-23T11:00:00.000Z"
+    assert set(first) == {
+        "name",
+        "timestamp",
+        "customerAlias",
+        "ref",
+        "data",
+        "id",
+        "createdAt",
+        "updatedAt",
+    }
+    bad = client.get("/events?startTime=yesterday")
+    assert bad.status_code == 400 and bad.json()["param"] == "startTime"
+    assert client.get("/events?limit=1001").json()["param"] == "limit"
+    assert client.get("/events?cursor=%%%").status_code == 400
+
+
+def test_get_and_soft_delete_by_ref(client: Any, data_dir: Path) -> None:
+    ingest(client, event("d1"), event("d1", name="second_name"), event("d2"))
+    got = client.get("/events/d1").json()["event"]
+    assert (got["ref"], got["name"]) == ("d1", "api_call")  # the first one stored
+    deleted = client.delete("/events/d1")
+    assert deleted.status_code == 200
+    assert deleted.json()["event"]["deletedAt"]
+    # The next live event with that ref is now the one a get acts on.
+    assert client.get("/events/d1").json()["event"]["name"] == "second_name"
+    assert [e["ref"] for e in client.get("/events").json()["events"]] == ["d1", "d2"]
+    # The deleted (name, ref) stays taken.
+    again = post(client, {"events": [event("d1")]}).json()
+    assert again["invalidEvents"][0]["error"] == "Event ref already exists."
+    missing = client.get("/v2/events/nope")
+    assert missing.status_code == 404 and missing.json()["code"] == "resource_not_found"
+    assert client.delete("/events/nope").status_code == 404
+    assert len(stored_rows(data_dir)) == 3  # soft: nothing removed from the log
+
+
+def test_delete_by_refs(client: Any) -> None:
+    ingest(client, event("a"), event("b"), event("c"))
+    response = client.post("/events/delete-by-refs", json={"refs": ["a", "c", "zzz"]})
+    assert sorted(e["ref"] for e in response.json()["events"]) == ["a", "c"]
+    assert [e["ref"] for e in client.get("/events").json()["events"]] == ["b"]
+    assert client.post("/events/delete-by-refs", json={"refs": []}).status_code == 400
+    assert client.post("/events/delete-by-refs", json={"refs": ["x"] * 1001}).status_code == 400
+
+
+def test_reads_are_tenant_scoped(client: Any, data_dir: Path) -> None:
+    from tests.conftest import mint_key
+
+    ingest(client, event("mine"))
+    other = {"Authorization": f"Bearer {mint_key(data_dir, 'globex')}"}
+    assert client.get("/events", headers=other).json()["total"] == 0
+    assert client.get("/events/mine", headers=other).status_code == 404
+    assert client.delete("/events/mine", headers=other).status_code == 404
+
+
+def test_gzip_bodies_are_decoded_within_the_limit(client: Any, data_dir: Path) -> None:
+    body = gzip.compress(json.dumps({"events": [event("gz")]}).encode())
+    headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    assert client.post("/events", content=body, headers=headers).json()["validEvents"]
+    bomb = gzip.compress(b'{"events":[' + b" " * 50_000_000 + b"]}")
+    assert len(bomb) < 100_000
+    response = client.post("/events", content=bomb, headers=headers)
+    assert response.status_code == 413 and response.json()["code"] == "request_too_large"
+    corrupt = client.post("/events", content=body[:-8] + b"garbage!", headers=headers)
+    assert corrupt.status_code == 400 and corrupt.json()["code"] == "invalid_encoding"
+    truncated = client.post("/events", content=body[: len(body) // 2], headers=headers)
+    assert truncated.status_code == 400
+    brotli = client.post("/events", content=body, headers={**headers, "Content-Encoding": "br"})
+    assert brotli.status_code == 415
+    assert stored_rows(data_dir, "SELECT id FROM events") == [("gz",)]
