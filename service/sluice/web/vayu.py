@@ -6,22 +6,11 @@ import json
 from typing import Any
 
 from litestar import Request, Response, Router, post
-from litestar.exceptions import HTTPException
 
-from sluice.errors import (
-    InvalidBatch,
-    InvalidEncoding,
-    InvalidJson,
-    InvalidParameter,
-    PayloadTooLarge,
-    StoreUnavailable,
-    Unauthenticated,
-    UnsupportedMediaType,
-)
 from sluice.pipeline import IngestResult, Pipeline
 from sluice.web import vayu_events
 from sluice.web.body import read_body
-from sluice.web.errors import error_response
+from sluice.web.errors import error_response, http_error
 
 # Vayu documents one message for a repeated ref, whether in the batch or already stored.
 REF_EXISTS = "Event ref already exists."
@@ -56,47 +45,30 @@ async def ingest_events(request: Request[Any, Any, Any]) -> Response[bytes]:
     return Response(render_result(body, result), media_type="application/json")
 
 
+# Vayu's (type, code) for each kind of failure (web.errors.http_error).
+_VAYU_CODES = {
+    "unauthenticated": ("authentication_error", "authentication_failed"),
+    "too_large": ("invalid_request_error", "request_too_large"),
+    "invalid_json": ("invalid_request_error", "invalid_json"),
+    "invalid_batch": ("invalid_request_error", "invalid_batch"),
+    "invalid_parameter": ("invalid_request_error", "parameter_invalid"),
+    "invalid_encoding": ("invalid_request_error", "invalid_encoding"),
+    "unsupported_media_type": ("invalid_request_error", "unsupported_media_type"),
+    "unavailable": ("api_error", "service_unavailable"),
+    "not_found": ("invalid_request_error", "resource_not_found"),
+    "bad_request": ("invalid_request_error", "invalid_request"),
+}
+
+
 def _on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    match exc:
-        case Unauthenticated():
-            return error_response(401, "authentication_error", "authentication_failed", str(exc))
-        case PayloadTooLarge():
-            return error_response(413, "invalid_request_error", "request_too_large", str(exc))
-        case InvalidJson():
-            return error_response(
-                400,
-                "invalid_request_error",
-                "invalid_json",
-                f"Request body is not valid JSON: {exc}",
-            )
-        case InvalidBatch():
-            return error_response(
-                400, "invalid_request_error", "invalid_batch", str(exc), param=exc.param
-            )
-        case InvalidParameter():
-            return error_response(
-                400, "invalid_request_error", "parameter_invalid", str(exc), param=exc.param
-            )
-        case InvalidEncoding():
-            return error_response(400, "invalid_request_error", "invalid_encoding", str(exc))
-        case UnsupportedMediaType():
-            return error_response(415, "invalid_request_error", "unsupported_media_type", str(exc))
-        case StoreUnavailable():
-            return error_response(
-                503,
-                "api_error",
-                "service_unavailable",
-                "The event store is temporarily unavailable; nothing was stored. Retry later.",
-                headers={"Retry-After": str(exc.retry_after)},
-            )
-        case HTTPException() if exc.status_code == 404:
-            return error_response(404, "invalid_request_error", "resource_not_found", exc.detail)
-        case HTTPException() if exc.status_code < 500:
-            return error_response(
-                exc.status_code, "invalid_request_error", "invalid_request", exc.detail
-            )
-    request.logger.exception("unhandled error in a Vayu route")
-    return error_response(500, "api_error", "internal_error", "Internal server error.")
+    error = http_error(exc)
+    if error is None:
+        request.logger.exception("unhandled error in a Vayu route")
+        return error_response(500, "api_error", "internal_error", "Internal server error.")
+    type_, code = _VAYU_CODES[error.kind]
+    return error_response(
+        error.status, type_, code, error.message, param=error.param, headers=error.headers
+    )
 
 
 router = Router(
