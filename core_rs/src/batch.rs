@@ -1,11 +1,13 @@
-//! Vayu `POST /events` batch validation, and the Batch types and rules every dialect shares.
+//! The Batch every dialect produces, and the rules they share: request checks, field
+//! checks, timestamps, content hashes and in-batch dedupe.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::error::CoreError;
 use crate::json::{self, Value};
 use crate::keys;
-use crate::limits::{Limits, MAX_FIELD_BYTES};
+use crate::limits::{Limits, MAX_DEPTH_CEILING, MAX_FIELD_BYTES};
 use crate::timestamp;
 
 /// Why an event of a batch is not stored.
@@ -49,6 +51,8 @@ pub struct EventRow {
 pub struct Rejection {
     pub index: usize,
     pub reason: RejectReason,
+    /// The offending field as the dialect spells it; "" when the event is not an object.
+    pub field: &'static str,
     pub message: String,
 }
 
@@ -63,110 +67,38 @@ pub struct Batch {
     pub dry_run: bool,
 }
 
-/// The top-level member holding the events in a Vayu body.
-const EVENTS: &str = "events";
-const DUPLICATE_REF: &str = "Event ref already exists.";
-const BAD_TIMESTAMP: &str =
+/// Why one event is invalid: the field as the dialect spells it, and a short sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+pub(crate) const TIMESTAMP: &str = "timestamp";
+pub(crate) const NOT_AN_OBJECT: &str = "Event must be a JSON object.";
+pub(crate) const BAD_TIMESTAMP: &str =
     "timestamp must be an ISO 8601 date-time, e.g. 2023-09-13T18:25:43.511Z.";
+pub(crate) const NOT_FINITE: &str = "value must be a finite number.";
 
-/// Parses and validates a Vayu `POST /events` body for `tenant` at time `now_us`.
-pub fn parse_vayu_batch(
-    body: &[u8],
-    tenant: &str,
-    now_us: i64,
+// ---- request level ----
+
+/// The size check, then a strict parse recording the spans of `member`'s elements.
+pub(crate) fn parse_body<'b>(
+    body: &'b [u8],
     limits: &Limits,
-) -> Result<Batch, CoreError> {
+    member: &str,
+) -> Result<json::Parsed<'b>, CoreError> {
     check_body_size(body, limits)?;
-    let parsed = json::parse_with_spans(body, limits.max_depth, EVENTS)?;
-    let Some(Value::Array(events)) = parsed.value.get(EVENTS) else {
-        return Err(events_error(limits, None));
-    };
-    check_event_count(events.len(), limits)?;
-
-    let mut builder = BatchBuilder::new(tenant, events.len(), DUPLICATE_REF);
-    for (index, event) in events.iter().enumerate() {
-        match validate_vayu_event(event, now_us, limits) {
-            Ok(valid) => builder.accept(index, valid),
-            Err(message) => builder.reject(index, message),
-        }
-    }
-    let mut batch = builder.finish();
-    batch.spans = parsed.spans;
-    Ok(batch)
-}
-
-/// Checks one Vayu event's fields in the documented order; the error is the first failure.
-fn validate_vayu_event<'v>(
-    event: &'v Value<'_>,
-    now_us: i64,
-    limits: &Limits,
-) -> Result<ValidEvent<'v>, String> {
-    if !matches!(event, Value::Object(_)) {
-        return Err("Event must be a JSON object.".into());
-    }
-    let name = text_field(event, "name")?;
-    let timestamp_us = match present(event, "timestamp") {
-        None => return Err("timestamp is required.".into()),
-        Some(value) => value
-            .as_str()
-            .and_then(|text| timestamp::parse_timestamp(text).ok())
-            .ok_or(BAD_TIMESTAMP)?,
-    };
-    check_not_future(timestamp_us, now_us, limits)?;
-    let customer = text_field(event, "customerAlias")?;
-    let id = text_field(event, "ref")?;
-    let payload = match present(event, "data") {
-        None => None,
-        Some(data @ Value::Object(_)) => Some(data),
-        Some(_) => return Err("data must be an object.".into()),
-    };
-    Ok(ValidEvent {
-        name,
-        id,
-        customer,
-        timestamp_us,
-        value: None,
-        payload,
-    })
-}
-
-/// A member that is there and not `null` (JSON `null` counts as missing).
-fn present<'v>(event: &'v Value<'_>, field: &str) -> Option<&'v Value<'v>> {
-    event
-        .get(field)
-        .filter(|value| !matches!(value, Value::Null))
-}
-
-fn text_field<'v>(event: &'v Value<'_>, field: &str) -> Result<&'v str, String> {
-    required_text(field, event.get(field).and_then(Value::as_str))
-}
-
-/// A required identifier: a non-blank string of at most [`MAX_FIELD_BYTES`] bytes.
-pub(crate) fn required_text<'t>(field: &str, text: Option<&'t str>) -> Result<&'t str, String> {
-    match text {
-        Some(text) if !text.trim().is_empty() => {
-            if text.len() > MAX_FIELD_BYTES {
-                Err(format!("{field} must be at most {MAX_FIELD_BYTES} bytes."))
-            } else {
-                Ok(text)
-            }
-        }
-        _ => Err(format!(
-            "{field} is required and must be a non-empty string."
-        )),
-    }
-}
-
-pub(crate) fn check_not_future(
-    timestamp_us: i64,
-    now_us: i64,
-    limits: &Limits,
-) -> Result<(), String> {
-    if timestamp_us > now_us.saturating_add(limits.max_future_us) {
-        Err(limits.future_message())
-    } else {
-        Ok(())
-    }
+    Ok(json::parse_with_spans(body, limits.max_depth, member)?)
 }
 
 pub(crate) fn check_body_size(body: &[u8], limits: &Limits) -> Result<(), CoreError> {
@@ -179,73 +111,236 @@ pub(crate) fn check_body_size(body: &[u8], limits: &Limits) -> Result<(), CoreEr
     Ok(())
 }
 
-pub(crate) fn check_event_count(count: usize, limits: &Limits) -> Result<(), CoreError> {
+/// Checks that the event list held in `member` has 1 to `max_events` elements.
+pub(crate) fn check_event_count(
+    member: &'static str,
+    count: usize,
+    limits: &Limits,
+) -> Result<(), CoreError> {
     if count == 0 || count > limits.max_events {
-        return Err(events_error(limits, Some(count)));
+        return Err(events_error(member, limits, Some(count)));
     }
     Ok(())
 }
 
 /// The request-level error for a missing, mistyped, empty or oversized event list.
-pub(crate) fn events_error(limits: &Limits, count: Option<usize>) -> CoreError {
+pub(crate) fn events_error(
+    member: &'static str,
+    limits: &Limits,
+    count: Option<usize>,
+) -> CoreError {
     let max = limits.max_events;
     let plural = if max == 1 { "" } else { "s" };
-    let mut message = format!("events must be an array of 1 to {max} event{plural}");
+    let mut message = format!("{member} must be an array of 1 to {max} event{plural}");
     if let Some(count) = count {
         message.push_str(&format!(" (got {count})"));
     }
     CoreError::InvalidBatch {
-        param: EVENTS,
+        param: member,
         message,
     }
 }
 
-/// The fields of an event that passed validation, borrowed from the request.
+// ---- fields ----
+
+/// A member that is there and not `null` (JSON `null` counts as missing).
+pub(crate) fn present<'v>(object: &'v Value<'_>, field: &str) -> Option<&'v Value<'v>> {
+    object
+        .get(field)
+        .filter(|value| !matches!(value, Value::Null))
+}
+
+/// A string with something other than whitespace in it.
+pub(crate) fn non_blank(text: Option<&str>) -> Option<&str> {
+    text.filter(|text| !text.trim().is_empty())
+}
+
+/// An identifier: a non-blank string of at most [`MAX_FIELD_BYTES`] bytes. Anything else is
+/// rejected as `"{field} {missing}"`, so each dialect keeps its own wording for that case.
+pub(crate) fn identifier<'t>(
+    field: &'static str,
+    text: Option<&'t str>,
+    missing: &str,
+) -> Result<&'t str, FieldError> {
+    let text =
+        non_blank(text).ok_or_else(|| FieldError::new(field, format!("{field} {missing}")))?;
+    check_length(field, text)?;
+    Ok(text)
+}
+
+pub(crate) fn check_length(field: &'static str, text: &str) -> Result<(), FieldError> {
+    if text.len() > MAX_FIELD_BYTES {
+        return Err(FieldError::new(
+            field,
+            format!("{field} must be at most {MAX_FIELD_BYTES} bytes."),
+        ));
+    }
+    Ok(())
+}
+
+/// A required identifier, worded as Vayu and gRPC word it.
+pub(crate) fn required_text<'t>(
+    field: &'static str,
+    text: Option<&'t str>,
+) -> Result<&'t str, FieldError> {
+    identifier(field, text, "is required and must be a non-empty string.")
+}
+
+/// An optional identifier member: absent or `null` is `None`, anything else must be one.
+pub(crate) fn optional_text<'v>(
+    object: &'v Value<'_>,
+    field: &'static str,
+) -> Result<Option<&'v str>, FieldError> {
+    present(object, field)
+        .map(|value| identifier(field, value.as_str(), "must be a non-empty string."))
+        .transpose()
+}
+
+/// An optional object member: absent or `null` is `None`.
+pub(crate) fn optional_object<'v>(
+    object: &'v Value<'_>,
+    field: &'static str,
+) -> Result<Option<&'v Value<'v>>, FieldError> {
+    match present(object, field) {
+        None => Ok(None),
+        Some(value @ Value::Object(_)) => Ok(Some(value)),
+        Some(_) => Err(FieldError::new(
+            field,
+            format!("{field} must be an object."),
+        )),
+    }
+}
+
+/// The `timestamp` member as UTC microseconds: an RFC 3339 string within the future window,
+/// or `default` when absent or `null` (`None` makes it required).
+pub(crate) fn timestamp_member(
+    object: &Value<'_>,
+    default: Option<i64>,
+    now_us: i64,
+    limits: &Limits,
+) -> Result<i64, FieldError> {
+    let timestamp_us = match (present(object, TIMESTAMP), default) {
+        (None, Some(default)) => return Ok(default),
+        (None, None) => return Err(FieldError::new(TIMESTAMP, "timestamp is required.")),
+        (Some(value), _) => value
+            .as_str()
+            .and_then(|text| timestamp::parse_timestamp(text).ok())
+            .ok_or_else(|| FieldError::new(TIMESTAMP, BAD_TIMESTAMP))?,
+    };
+    check_not_future(timestamp_us, now_us, limits)
+}
+
+/// `timestamp_us` itself, unless it is beyond `now + max_future_us`.
+pub(crate) fn check_not_future(
+    timestamp_us: i64,
+    now_us: i64,
+    limits: &Limits,
+) -> Result<i64, FieldError> {
+    if timestamp_us > now_us.saturating_add(limits.max_future_us) {
+        Err(FieldError::new(TIMESTAMP, limits.future_message()))
+    } else {
+        Ok(timestamp_us)
+    }
+}
+
+/// An event type or name pattern: an ASCII letter, then up to `max_len - 1` ASCII letters,
+/// digits or bytes of `punctuation`.
+pub(crate) fn is_type_name(text: &str, max_len: usize, punctuation: &[u8]) -> bool {
+    let bytes = text.as_bytes();
+    bytes.first().is_some_and(u8::is_ascii_alphabetic)
+        && bytes.len() <= max_len
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || punctuation.contains(b))
+}
+
+// ---- rows ----
+
+/// The content hash of a row whose payload is given as JSON object text (from Python, for
+/// events that do not come through a batch parser). Equals what the parsers compute.
+pub fn row_content_hash(
+    name: &str,
+    customer: &str,
+    timestamp_us: i64,
+    value: Option<f64>,
+    payload_json: &str,
+) -> Result<u128, CoreError> {
+    let payload = json::parse(payload_json.as_bytes(), MAX_DEPTH_CEILING)?;
+    if !matches!(payload, Value::Object(_)) {
+        return Err(CoreError::InvalidArgument(
+            "payload_json must be a JSON object".into(),
+        ));
+    }
+    let canonical = json::to_canonical(&payload);
+    Ok(keys::content_hash(
+        name,
+        customer,
+        timestamp_us,
+        value,
+        &canonical,
+    ))
+}
+
+/// The fields of an event that passed validation, borrowed from the request where possible.
 pub(crate) struct ValidEvent<'v> {
     pub name: &'v str,
-    pub id: &'v str,
+    pub id: Cow<'v, str>,
     pub customer: &'v str,
     pub timestamp_us: i64,
     pub value: Option<f64>,
     /// A JSON object, or `None` for an empty one.
-    pub payload: Option<&'v Value<'v>>,
+    pub payload: Option<Cow<'v, Value<'v>>>,
+}
+
+/// How a dialect reports a key repeated inside one batch.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Repeat {
+    /// The key field as the dialect spells it ("ref", "id", "eventId").
+    pub field: &'static str,
+    pub message: &'static str,
 }
 
 /// Collects rows and rejections in request order and catches keys repeated in the batch.
 pub(crate) struct BatchBuilder<'t> {
     tenant: &'t str,
-    repeat_message: &'static str,
+    repeat: Repeat,
     /// Content hash of the first valid event with each key.
     seen: HashMap<u128, u128>,
     batch: Batch,
 }
 
 impl<'t> BatchBuilder<'t> {
-    pub(crate) fn new(tenant: &'t str, total: usize, repeat_message: &'static str) -> Self {
+    pub(crate) fn new(tenant: &'t str, total: usize, repeat: Repeat) -> Self {
         let batch = Batch {
             total,
             ..Batch::default()
         };
         Self {
             tenant,
-            repeat_message,
+            repeat,
             seen: HashMap::new(),
             batch,
         }
     }
 
-    pub(crate) fn reject(&mut self, index: usize, message: String) {
-        self.push_rejection(index, RejectReason::Invalid, message);
+    /// Adds one event's validation outcome.
+    pub(crate) fn push(&mut self, index: usize, outcome: Result<ValidEvent<'_>, FieldError>) {
+        match outcome {
+            Ok(event) => self.accept(index, event),
+            Err(FieldError { field, message }) => {
+                self.push_rejection(index, RejectReason::Invalid, field, message);
+            }
+        }
     }
 
     /// Adds a valid event, or rejects it as DUPLICATE/CONFLICT if an earlier valid event of
     /// the batch had the same key.
-    pub(crate) fn accept(&mut self, index: usize, event: ValidEvent<'_>) {
-        let (payload_json, canonical) = match event.payload {
+    fn accept(&mut self, index: usize, event: ValidEvent<'_>) {
+        let (payload_json, canonical) = match &event.payload {
             Some(payload) => (json::to_compact(payload), json::to_canonical(payload)),
             None => ("{}".to_owned(), "{}".to_owned()),
         };
-        let key = keys::idempotency_key(self.tenant, event.name, event.id);
+        let key = keys::idempotency_key(self.tenant, event.name, &event.id);
         let content_hash = keys::content_hash(
             event.name,
             event.customer,
@@ -259,7 +354,8 @@ impl<'t> BatchBuilder<'t> {
             } else {
                 RejectReason::Conflict
             };
-            self.push_rejection(index, reason, self.repeat_message.to_owned());
+            let Repeat { field, message } = self.repeat;
+            self.push_rejection(index, reason, field, message.to_owned());
             return;
         }
         self.seen.insert(key, content_hash);
@@ -267,7 +363,7 @@ impl<'t> BatchBuilder<'t> {
             index,
             key,
             name: event.name.to_owned(),
-            id: event.id.to_owned(),
+            id: event.id.into_owned(),
             customer: event.customer.to_owned(),
             timestamp_us: event.timestamp_us,
             value: event.value,
@@ -276,10 +372,17 @@ impl<'t> BatchBuilder<'t> {
         });
     }
 
-    fn push_rejection(&mut self, index: usize, reason: RejectReason, message: String) {
+    fn push_rejection(
+        &mut self,
+        index: usize,
+        reason: RejectReason,
+        field: &'static str,
+        message: String,
+    ) {
         self.batch.rejected.push(Rejection {
             index,
             reason,
+            field,
             message,
         });
     }

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::batch::FieldError;
 use crate::json::JsonError;
 
 /// A whole-request failure (per-event problems are rejections, not errors).
@@ -20,6 +21,8 @@ pub enum CoreError {
     InvalidTimestamp(String),
     /// A caller passed a malformed argument (a key of the wrong length, a bad limit).
     InvalidArgument(String),
+    /// The operating system could not supply random bytes (for generated event ids).
+    NoRandomness(String),
 }
 
 impl CoreError {
@@ -44,9 +47,9 @@ impl fmt::Display for CoreError {
             }
             Self::InvalidJson(err) => write!(f, "invalid JSON: {err}"),
             Self::InvalidBatch { message, .. } => f.write_str(message),
-            Self::InvalidTimestamp(message) | Self::InvalidArgument(message) => {
-                f.write_str(message)
-            }
+            Self::InvalidTimestamp(message)
+            | Self::InvalidArgument(message)
+            | Self::NoRandomness(message) => f.write_str(message),
         }
     }
 }
@@ -56,5 +59,15 @@ impl std::error::Error for CoreError {}
 impl From<JsonError> for CoreError {
     fn from(err: JsonError) -> Self {
         Self::InvalidJson(err)
+    }
+}
+
+/// A field problem of a single-event request (profiles) fails the whole request.
+impl From<FieldError> for CoreError {
+    fn from(err: FieldError) -> Self {
+        Self::InvalidBatch {
+            param: err.field,
+            message: err.message,
+        }
     }
 }

@@ -6,8 +6,8 @@ use prost::Message;
 use prost_types::value::Kind;
 
 use crate::batch::{
-    Batch, BatchBuilder, ValidEvent, check_body_size, check_event_count, check_not_future,
-    required_text,
+    Batch, BatchBuilder, FieldError, NOT_FINITE, Repeat, TIMESTAMP, ValidEvent, check_body_size,
+    check_event_count, check_not_future, required_text,
 };
 use crate::error::CoreError;
 use crate::json::{self, Value};
@@ -39,7 +39,11 @@ pub struct IngestRequest {
     pub dry_run: bool,
 }
 
-const REPEATED_ID: &str = "id already appears earlier in this batch.";
+const EVENTS: &str = "events";
+const REPEAT: Repeat = Repeat {
+    field: "id",
+    message: "id already appears earlier in this batch.",
+};
 
 /// Decodes and validates a serialized IngestRequest for `tenant` at time `now_us`.
 pub fn parse_ingest_request(
@@ -50,27 +54,22 @@ pub fn parse_ingest_request(
 ) -> Result<Batch, CoreError> {
     check_body_size(body, limits)?;
     let request = IngestRequest::decode(body).map_err(|err| CoreError::InvalidBatch {
-        param: "events",
+        param: EVENTS,
         message: format!("malformed IngestRequest: {err}"),
     })?;
-    check_event_count(request.events.len(), limits)?;
+    check_event_count(EVENTS, request.events.len(), limits)?;
 
-    let mut builder = BatchBuilder::new(tenant, request.events.len(), REPEATED_ID);
+    let mut builder = BatchBuilder::new(tenant, request.events.len(), REPEAT);
     for (index, event) in request.events.iter().enumerate() {
-        match check_event(event, now_us, limits) {
-            Ok(checked) => builder.accept(
-                index,
-                ValidEvent {
-                    name: &event.name,
-                    id: &event.id,
-                    customer: &event.customer_id,
-                    timestamp_us: checked.timestamp_us,
-                    value: event.value,
-                    payload: checked.payload.as_ref(),
-                },
-            ),
-            Err(message) => builder.reject(index, message),
-        }
+        let outcome = check_event(event, now_us, limits).map(|checked| ValidEvent {
+            name: &event.name,
+            id: Cow::Borrowed(&event.id),
+            customer: &event.customer_id,
+            timestamp_us: checked.timestamp_us,
+            value: event.value,
+            payload: checked.payload.map(Cow::Owned),
+        });
+        builder.push(index, outcome);
     }
     let mut batch = builder.finish();
     batch.dry_run = request.dry_run;
@@ -83,21 +82,25 @@ struct CheckedEvent {
     payload: Option<Value<'static>>,
 }
 
-/// Checks fields in proto order; the error is the first failure's message.
-fn check_event(event: &Event, now_us: i64, limits: &Limits) -> Result<CheckedEvent, String> {
+/// Checks fields in proto order; the error is the first failure, naming the proto field.
+fn check_event(event: &Event, now_us: i64, limits: &Limits) -> Result<CheckedEvent, FieldError> {
     required_text("id", Some(&event.id))?;
     required_text("name", Some(&event.name))?;
     required_text("customer_id", Some(&event.customer_id))?;
     let timestamp_us = match &event.timestamp {
         None => now_us,
-        Some(timestamp) => timestamp_micros(timestamp).ok_or("timestamp is invalid.")?,
+        Some(timestamp) => timestamp_micros(timestamp)
+            .ok_or_else(|| FieldError::new(TIMESTAMP, "timestamp is invalid."))?,
     };
     check_not_future(timestamp_us, now_us, limits)?;
     if event.value.is_some_and(|value| !value.is_finite()) {
-        return Err("value must be a finite number.".into());
+        return Err(FieldError::new("value", NOT_FINITE));
     }
     let payload = match &event.data {
-        Some(data) if !data.fields.is_empty() => Some(struct_to_json(data, 1, limits.max_depth)?),
+        Some(data) if !data.fields.is_empty() => Some(
+            struct_to_json(data, 1, limits.max_depth)
+                .map_err(|message| FieldError::new("data", message))?,
+        ),
         _ => None,
     };
     Ok(CheckedEvent {

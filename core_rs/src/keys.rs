@@ -58,6 +58,18 @@ pub fn content_hash(
     hasher.text(canonical_payload).finish()
 }
 
+/// The id of an Enso measurement sent without `eventId`: equal for an identical retry.
+/// `value_text` must be `json::canonical_number` text so `1` and `1.0` are one value.
+/// Stored ids depend on this encoding: changing it lets a retry through as a new event.
+pub fn measurement_id(metric: &str, value_text: &str, timestamp_us: i64, customer: &str) -> u128 {
+    FieldHasher::new()
+        .text(metric)
+        .text(value_text)
+        .raw(&timestamp_us.to_le_bytes())
+        .text(customer)
+        .finish()
+}
+
 pub fn key_to_bytes(key: u128) -> [u8; KEY_BYTES] {
     key.to_be_bytes()
 }
@@ -136,6 +148,28 @@ mod tests {
         assert_ne!(
             content_hash("nc", "", 1, None, "{}"),
             content_hash("n", "c", 1, None, "{}")
+        );
+    }
+
+    #[test]
+    fn measurement_ids_are_pinned_and_see_every_field() {
+        let mut encoded = Vec::new();
+        for field in ["api_calls", "1"] {
+            encoded.extend_from_slice(&(field.len() as u64).to_le_bytes());
+            encoded.extend_from_slice(field.as_bytes());
+        }
+        encoded.extend_from_slice(&7_i64.to_le_bytes());
+        encoded.extend_from_slice(&3_u64.to_le_bytes());
+        encoded.extend_from_slice(b"ent");
+        let id = measurement_id("api_calls", "1", 7, "ent");
+        assert_eq!(id, xxhash_rust::xxh3::xxh3_128(&encoded));
+        assert_ne!(id, measurement_id("api_call", "1", 7, "ent"));
+        assert_ne!(id, measurement_id("api_calls", "2", 7, "ent"));
+        assert_ne!(id, measurement_id("api_calls", "1", 8, "ent"));
+        assert_ne!(id, measurement_id("api_calls", "1", 7, "ent2"));
+        assert_ne!(
+            measurement_id("m", "12", 7, "c"),
+            measurement_id("m1", "2", 7, "c")
         );
     }
 

@@ -4,17 +4,21 @@
 //! interpreter detached, and only then are Python objects built.
 
 use pyo3::create_exception;
-use pyo3::exceptions::{PyException, PyValueError};
+use pyo3::exceptions::{PyException, PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
 use crate::batch::{self, EventRow, RejectReason, Rejection};
+use crate::collect;
+use crate::enso;
 use crate::error;
 use crate::index::{self, ClaimState};
 use crate::ingest_proto;
 use crate::keys;
 use crate::limits;
+use crate::profiles;
 use crate::timestamp;
+use crate::vayu;
 
 create_exception!(
     sluice._core,
@@ -38,7 +42,7 @@ create_exception!(
     sluice._core,
     InvalidBatch,
     CoreError,
-    "The body parsed but is not a batch; `param` names the offending field (\"events\")."
+    "The body parsed but is not a valid request; `param` names the offending field."
 );
 create_exception!(
     sluice._core,
@@ -62,6 +66,7 @@ impl From<error::CoreError> for PyErr {
             }),
             error::CoreError::InvalidTimestamp(_) => InvalidTimestamp::new_err(message),
             error::CoreError::InvalidArgument(_) => PyValueError::new_err(message),
+            error::CoreError::NoRandomness(_) => PyOSError::new_err(message),
         }
     }
 }
@@ -230,10 +235,12 @@ fn event_row<'py>(py: Python<'py>, row: &EventRow) -> PyResult<Bound<'py, PyTupl
         .into_pyobject(py)
 }
 
+/// `(index, reason, field, message)`.
 fn rejection<'py>(py: Python<'py>, rejection: &Rejection) -> PyResult<Bound<'py, PyTuple>> {
     (
         rejection.index,
         rejection.reason.as_str(),
+        rejection.field,
         rejection.message.as_str(),
     )
         .into_pyobject(py)
@@ -291,10 +298,137 @@ fn parse_vayu_batch(
     limits: &Bound<'_, PyLimits>,
 ) -> PyResult<PyBatch> {
     let limits = limits.try_borrow()?.inner;
+    let batch = detached(py, || vayu::parse_vayu_batch(body, tenant, now_us, &limits))?;
+    PyBatch::build(py, batch)
+}
+
+/// Parse and validate an Enso `POST /events/batch` body. Releases the GIL while it works.
+#[pyfunction]
+fn parse_enso_batch(
+    py: Python<'_>,
+    body: &[u8],
+    tenant: &str,
+    now_us: i64,
+    limits: &Bound<'_, PyLimits>,
+) -> PyResult<PyBatch> {
+    let limits = limits.try_borrow()?.inner;
+    let batch = detached(py, || enso::parse_enso_batch(body, tenant, now_us, &limits))?;
+    PyBatch::build(py, batch)
+}
+
+/// Parse and validate a `POST /collect/event` body. Releases the GIL while it works.
+#[pyfunction]
+fn parse_collect_batch(
+    py: Python<'_>,
+    body: &[u8],
+    tenant: &str,
+    now_us: i64,
+    limits: &Bound<'_, PyLimits>,
+    ping_id: &str,
+    allowed_types: Option<Vec<String>>,
+) -> PyResult<PyBatch> {
+    let limits = limits.try_borrow()?.inner;
     let batch = detached(py, || {
-        batch::parse_vayu_batch(body, tenant, now_us, &limits)
+        collect::parse_collect_batch(
+            body,
+            tenant,
+            now_us,
+            &limits,
+            ping_id,
+            allowed_types.as_deref(),
+        )
     })?;
     PyBatch::build(py, batch)
+}
+
+/// One validated profiles event (`POST /v1/event/`).
+#[pyclass(module = "sluice._core", name = "ProfileEvent", frozen)]
+struct PyProfileEvent {
+    inner: profiles::ProfileEvent,
+}
+
+#[pymethods]
+impl PyProfileEvent {
+    #[getter]
+    fn user_field(&self) -> &'static str {
+        self.inner.user_field
+    }
+
+    #[getter]
+    fn user(&self) -> &str {
+        &self.inner.user
+    }
+
+    #[getter]
+    #[pyo3(name = "type")]
+    fn kind(&self) -> &str {
+        &self.inner.kind
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    #[getter]
+    fn order_id(&self) -> Option<&str> {
+        self.inner.order_id.as_deref()
+    }
+
+    #[getter]
+    fn key<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
+        self.inner.key.map(|key| key_bytes(py, key))
+    }
+
+    #[getter]
+    fn attributes_json(&self) -> &str {
+        &self.inner.attributes_json
+    }
+
+    #[getter]
+    fn timestamp_us(&self) -> i64 {
+        self.inner.timestamp_us
+    }
+
+    fn __repr__(&self) -> String {
+        let event = &self.inner;
+        format!(
+            "ProfileEvent(type={:?}, name={:?}, {}={:?})",
+            event.kind, event.name, event.user_field, event.user
+        )
+    }
+}
+
+/// Parse and validate a profiles `POST /v1/event/` body. Releases the GIL while it works.
+#[pyfunction]
+fn parse_profiles_event(
+    py: Python<'_>,
+    body: &[u8],
+    tenant: &str,
+    now_us: i64,
+    limits: &Bound<'_, PyLimits>,
+) -> PyResult<PyProfileEvent> {
+    let limits = limits.try_borrow()?.inner;
+    let inner = detached(py, || {
+        profiles::parse_profiles_event(body, tenant, now_us, &limits)
+    })?;
+    Ok(PyProfileEvent { inner })
+}
+
+/// The 16-byte content hash the parsers give a row, for a payload given as JSON object text.
+#[pyfunction]
+fn content_hash<'py>(
+    py: Python<'py>,
+    name: &str,
+    customer: &str,
+    timestamp_us: i64,
+    value: Option<f64>,
+    payload_json: &str,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let hash = detached(py, || {
+        batch::row_content_hash(name, customer, timestamp_us, value, payload_json)
+    })?;
+    Ok(key_bytes(py, hash))
 }
 
 /// Decode and validate a serialized sluice.v1.IngestRequest. Releases the GIL while it works.
@@ -431,8 +565,13 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyLimits>()?;
     m.add_class::<PyBatch>()?;
     m.add_class::<PyIdempotencyIndex>()?;
+    m.add_class::<PyProfileEvent>()?;
     m.add_function(wrap_pyfunction!(parse_vayu_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_enso_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_collect_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_profiles_event, m)?)?;
     m.add_function(wrap_pyfunction!(parse_ingest_request, m)?)?;
+    m.add_function(wrap_pyfunction!(content_hash, m)?)?;
     m.add_function(wrap_pyfunction!(parse_timestamp, m)?)?;
     m.add_function(wrap_pyfunction!(idempotency_key, m)?)?;
     Ok(())

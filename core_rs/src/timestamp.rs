@@ -17,6 +17,16 @@ impl std::error::Error for TimestampError {}
 const MICROS_PER_SECOND: i64 = 1_000_000;
 const SECONDS_PER_DAY: i64 = 86_400;
 
+/// The range [`parse_timestamp`] can produce: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z.
+pub const MIN_US: i64 = -62_135_596_800_000_000;
+pub const MAX_US: i64 = 253_402_300_799_999_999;
+
+/// Milliseconds since the epoch as microseconds, within the years [`parse_timestamp`] accepts.
+pub fn from_epoch_millis(ms: i64) -> Option<i64> {
+    ms.checked_mul(1000)
+        .filter(|us| (MIN_US..=MAX_US).contains(us))
+}
+
 /// Parses `YYYY-MM-DD(T|t| )HH:MM:SS[.f{1,9}][Z|z|±HH:MM|±HHMM]`; no offset means UTC.
 /// Fractions finer than a microsecond are truncated.
 pub fn parse_timestamp(text: &str) -> Result<i64, TimestampError> {
@@ -208,8 +218,8 @@ mod tests {
     fn epoch_and_extremes() {
         assert_eq!(us("1970-01-01T00:00:00Z"), 0);
         assert_eq!(us("1969-12-31T23:59:59.999999Z"), -1);
-        assert_eq!(us("0001-01-01T00:00:00Z"), -62_135_596_800_000_000);
-        assert_eq!(us("9999-12-31T23:59:59.999999Z"), 253_402_300_799_999_999);
+        assert_eq!(us("0001-01-01T00:00:00Z"), MIN_US);
+        assert_eq!(us("9999-12-31T23:59:59.999999Z"), MAX_US);
         assert_eq!(us("2000-03-01T00:00:00Z"), 951_868_800_000_000);
     }
 
@@ -231,6 +241,22 @@ mod tests {
         assert_eq!(us("2024-01-02T03:04:05.000001Z"), base + 1);
         assert_eq!(us("2024-01-02T03:04:05.123456789Z"), base + 123_456);
         assert_eq!(us("2024-01-02T03:04:05.9999999Z"), base + 999_999);
+    }
+
+    #[test]
+    fn epoch_millis_share_the_year_range() {
+        assert_eq!(from_epoch_millis(0), Some(0));
+        assert_eq!(
+            from_epoch_millis(1_694_629_543_511),
+            Some(us("2023-09-13T18:25:43.511Z"))
+        );
+        assert_eq!(from_epoch_millis(-1), Some(-1000));
+        assert_eq!(from_epoch_millis(MIN_US / 1000), Some(MIN_US));
+        assert_eq!(from_epoch_millis(MIN_US / 1000 - 1), None);
+        assert_eq!(from_epoch_millis(MAX_US / 1000), Some(MAX_US - 999));
+        assert_eq!(from_epoch_millis(MAX_US / 1000 + 1), None);
+        assert_eq!(from_epoch_millis(i64::MAX), None);
+        assert_eq!(from_epoch_millis(i64::MIN), None);
     }
 
     #[test]

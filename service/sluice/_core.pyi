@@ -18,8 +18,13 @@ __all__ = [
     "InvalidTimestamp",
     "Limits",
     "PayloadTooLarge",
+    "ProfileEvent",
+    "content_hash",
     "idempotency_key",
+    "parse_collect_batch",
+    "parse_enso_batch",
     "parse_ingest_request",
+    "parse_profiles_event",
     "parse_timestamp",
     "parse_vayu_batch",
 ]
@@ -35,7 +40,10 @@ COMMITTED: Final[int]  # 1: key is already committed: a duplicate
 IN_FLIGHT: Final[int]  # 2: key is reserved by another request that has not settled yet
 
 class CoreError(Exception):
-    """Base of every error raised by the core."""
+    """Base of every error raised by the core.
+
+    (An event id that needs randomness the OS cannot supply raises the builtin OSError.)
+    """
 
 class PayloadTooLarge(CoreError):
     """The body is larger than Limits.max_body_bytes."""
@@ -44,9 +52,12 @@ class InvalidJson(CoreError):
     """The body is not strict RFC 8259 JSON (or too deeply nested). str() says what and where."""
 
 class InvalidBatch(CoreError):
-    """The body parsed but is not a batch: `events` missing or not an array, or 0 / too many events.
+    """The body parsed but is not a valid request: the event list missing, not an array, empty
+    or too long, or (profiles, collect) a request-level field is missing or malformed.
 
-    `param` names the offending field ("events").
+    `param` names the offending field as the dialect spells it: "events" (Vayu, Enso, gRPC),
+    "messageBody" / "messageheader" (collect), "user" / "event" / "event_name" / "orderId"
+    (profiles).
     """
 
     param: str
@@ -81,8 +92,10 @@ class Batch:
     @property
     def events(self) -> list[EventRow]: ...
     @property
-    def rejected(self) -> list[tuple[int, str, str]]:
-        """(index, reason, message) for events that failed validation or repeat a key in-batch."""
+    def rejected(self) -> list[tuple[int, str, str, str]]:
+        """(index, reason, field, message) for events that failed validation or repeat a key
+        in-batch. `field` is the offending field as the dialect spells it ("" when the event is
+        not an object); for DUPLICATE/CONFLICT it is the key field ("ref", "id", "eventId")."""
     @property
     def spans(self) -> list[tuple[int, int]]:
         """Byte range [start, end) of every event element in the JSON body (empty for protobuf)."""
@@ -92,6 +105,63 @@ class Batch:
 def parse_vayu_batch(body: bytes, tenant: str, now_us: int, limits: Limits) -> Batch:
     """Parse and validate a Vayu `POST /events` body. Releases the GIL while it works."""
 
+def parse_enso_batch(body: bytes, tenant: str, now_us: int, limits: Limits) -> Batch:
+    """Parse and validate an Enso `POST /events/batch` body. Releases the GIL while it works.
+
+    A record without `eventId` gets "enso-" + 32 hex digits derived from (metric, value,
+    timestamp, CustomerEntityId); payload is `{"metadata":{...}}` plus `"JobId"` when sent.
+    """
+
+def parse_collect_batch(
+    body: bytes,
+    tenant: str,
+    now_us: int,
+    limits: Limits,
+    ping_id: str,
+    allowed_types: list[str] | None,
+) -> Batch:
+    """Parse and validate a `POST /collect/event` body. Releases the GIL while it works.
+
+    `allowed_types` is the tenant's event-type allow-list (None: any valid type). An event
+    without `eventId` gets a random UUIDv4. Payload is `{"properties","attributes",
+    "messageheader","pingId"}`. The API is all or nothing: decide from `rejected`.
+    """
+
+@final
+class ProfileEvent:
+    """One validated profiles event (`POST /v1/event/`)."""
+
+    @property
+    def user_field(self) -> str:
+        """How the user was identified: "_id" or "email" (`_id` wins when both are sent)."""
+    @property
+    def user(self) -> str: ...
+    @property
+    def type(self) -> str:
+        """The event's type key: "update", "login", "generic", "confirmation", ..."""
+    @property
+    def name(self) -> str:
+        """The name to store: `event_name` for a generic event, else the type."""
+    @property
+    def order_id(self) -> str | None:
+        """A confirmation's orderId (a number as its canonical text); None for other types."""
+    @property
+    def key(self) -> bytes | None:
+        """A confirmation's 16-byte idempotency key of ("confirmation", orderId); else None."""
+    @property
+    def attributes_json(self) -> str:
+        """Compact JSON object of the type's object (for `generic`, the inner object)."""
+    @property
+    def timestamp_us(self) -> int:
+        """The attributes' `timestamp` if a valid RFC 3339 date-time within the future window,
+        else now_us."""
+
+def parse_profiles_event(body: bytes, tenant: str, now_us: int, limits: Limits) -> ProfileEvent:
+    """Parse and validate a profiles `POST /v1/event/` body. Releases the GIL while it works.
+
+    Every problem raises (InvalidBatch with `param` "user", "event", "event_name" or "orderId").
+    """
+
 def parse_ingest_request(body: bytes, tenant: str, now_us: int, limits: Limits) -> Batch:
     """Decode and validate a serialized sluice.v1.IngestRequest. Releases the GIL while it works."""
 
@@ -100,6 +170,13 @@ def parse_timestamp(text: str) -> int:
 
 def idempotency_key(tenant: str, name: str, id: str) -> bytes:
     """The 16-byte idempotency key hash of (tenant, name, id)."""
+
+def content_hash(
+    name: str, customer: str, timestamp_us: int, value: float | None, payload_json: str
+) -> bytes:
+    """The 16-byte content hash the parsers give a row; `payload_json` is a JSON object's text
+    (hashed canonically: key order and number spelling do not count). InvalidJson if it is
+    not JSON, ValueError if it is not an object."""
 
 @final
 class IdempotencyIndex:

@@ -50,9 +50,21 @@ def test_repeat_in_batch() -> None:
     changed = {**SEED_EVENT, "customerAlias": "other"}
     batch = core.parse_vayu_batch(vayu(SEED_EVENT, SEED_EVENT, changed), "t", NOW, core.Limits())
     assert batch.rejected == [
-        (1, core.DUPLICATE, "Event ref already exists."),
-        (2, core.CONFLICT, "Event ref already exists."),
+        (1, core.DUPLICATE, "ref", "Event ref already exists."),
+        (2, core.CONFLICT, "ref", "Event ref already exists."),
     ]
+
+
+def test_rejections_name_the_field() -> None:
+    bad = [{**SEED_EVENT, "ref": f"r{i}", field: None} for i, field in enumerate(["name", "data"])]
+    body = vayu(*bad, {**SEED_EVENT, "timestamp": "soon"}, 7)
+    batch = core.parse_vayu_batch(body, "t", NOW, core.Limits())
+    assert [(index, field) for index, _reason, field, _message in batch.rejected] == [
+        (0, "name"),
+        (2, "timestamp"),
+        (3, ""),
+    ]
+    assert batch.rejected[1][3].startswith("timestamp must be an ISO 8601 date-time")
 
 
 @pytest.mark.parametrize(

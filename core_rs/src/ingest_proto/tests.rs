@@ -39,10 +39,15 @@ fn batch(events: Vec<Event>) -> Batch {
 }
 
 fn rejection(event: Event) -> String {
+    rejected_field(event).1
+}
+
+/// The single rejection of a one-event request: (field, message).
+fn rejected_field(event: Event) -> (&'static str, String) {
     let batch = batch(vec![event]);
     assert!(batch.events.is_empty());
     assert_eq!(batch.rejected[0].reason, RejectReason::Invalid);
-    batch.rejected[0].message.clone()
+    (batch.rejected[0].field, batch.rejected[0].message.clone())
 }
 
 fn number(x: f64) -> prost_types::Value {
@@ -90,7 +95,7 @@ fn the_same_event_has_the_same_key_and_hash_as_over_vayu() {
     let grpc = batch(vec![grpc]);
     let vayu_body = br#"{"events":[{"name":"api_call","timestamp":"2023-09-13T18:25:43.511Z",
         "customerAlias":"customer_12345","ref":"r1","data":{"b":1.0,"a":0.5}}]}"#;
-    let vayu = crate::batch::parse_vayu_batch(vayu_body, TENANT, NOW, &Limits::default());
+    let vayu = crate::vayu::parse_vayu_batch(vayu_body, TENANT, NOW, &Limits::default());
     let vayu = vayu.map(|b| (b.events[0].key, b.events[0].content_hash));
     assert_eq!(vayu, Ok((grpc.events[0].key, grpc.events[0].content_hash)));
 }
@@ -160,8 +165,11 @@ fn required_fields_name_the_proto_field() {
     let mut e = event("e");
     e.customer_id = String::new();
     assert_eq!(
-        rejection(e),
-        "customer_id is required and must be a non-empty string."
+        rejected_field(e),
+        (
+            "customer_id",
+            "customer_id is required and must be a non-empty string.".to_owned()
+        )
     );
     let mut e = event("e");
     e.customer_id = "c".repeat(513);
@@ -187,7 +195,10 @@ fn timestamps() {
     ] {
         let mut e = event("e");
         e.timestamp = Some(Timestamp { seconds, nanos });
-        assert_eq!(rejection(e), "timestamp is invalid.");
+        assert_eq!(
+            rejected_field(e),
+            ("timestamp", "timestamp is invalid.".to_owned())
+        );
     }
     let mut e = event("e");
     e.timestamp = Some(Timestamp {
@@ -211,7 +222,10 @@ fn value_must_be_finite() {
     for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
         let mut e = event("e");
         e.value = Some(bad);
-        assert_eq!(rejection(e), "value must be a finite number.");
+        assert_eq!(
+            rejected_field(e),
+            ("value", "value must be a finite number.".to_owned())
+        );
     }
     let mut e = event("e");
     e.value = None;
@@ -275,7 +289,10 @@ fn data_becomes_a_compact_object() {
 fn data_rejects_non_finite_numbers_and_deep_nesting() {
     let mut e = event("e");
     e.data = Some(data(vec![("x", number(f64::NAN))]));
-    assert_eq!(rejection(e), "data must not contain NaN or Infinity.");
+    assert_eq!(
+        rejected_field(e),
+        ("data", "data must not contain NaN or Infinity.".to_owned())
+    );
 
     let limits = Limits {
         max_depth: 3,
@@ -332,10 +349,10 @@ fn repeats_in_a_batch() {
     let mut other_name = event("e1");
     other_name.name = "other".into();
     let batch = batch(vec![event("e1"), event("e1"), conflicting, other_name]);
-    let rejected: Vec<(usize, RejectReason, &str)> = batch
+    let rejected: Vec<(usize, RejectReason, &str, &str)> = batch
         .rejected
         .iter()
-        .map(|r| (r.index, r.reason, r.message.as_str()))
+        .map(|r| (r.index, r.reason, r.field, r.message.as_str()))
         .collect();
     assert_eq!(
         rejected,
@@ -343,11 +360,13 @@ fn repeats_in_a_batch() {
             (
                 1,
                 RejectReason::Duplicate,
+                "id",
                 "id already appears earlier in this batch."
             ),
             (
                 2,
                 RejectReason::Conflict,
+                "id",
                 "id already appears earlier in this batch."
             ),
         ]
