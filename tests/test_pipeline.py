@@ -63,7 +63,7 @@ def test_duplicates_are_caught_after_a_restart(data_dir: Path) -> None:
     assert asyncio.run(ingest_once(("a", "b"))) == ([0, 1], [])
     accepted, rejected = asyncio.run(ingest_once(("b", "c", "a")))
     assert accepted == [1]
-    assert [(i, reason) for i, reason, _ in rejected] == [(0, "DUPLICATE"), (2, "DUPLICATE")]
+    assert [(i, reason) for i, reason, *_ in rejected] == [(0, "DUPLICATE"), (2, "DUPLICATE")]
     assert len(stored_rows(data_dir)) == 3
 
 

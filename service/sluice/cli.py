@@ -1,19 +1,35 @@
-"""The `sluice` command: serve, and manage API keys on whichever store the server uses."""
+"""The `sluice` command: serve, and manage API keys and customers on the server's store."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import datetime
+import json
+import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, BinaryIO, TypeVar
 
+from sluice import strict_json
+from sluice.customer_import import (
+    ImportReport,
+    UnreadableImport,
+    csv_records,
+    import_customers,
+    jsonl_records,
+)
+from sluice.errors import CustomerConflict, InvalidCustomer, InvalidJson
 from sluice.keys import ApiKeys
+from sluice.registry import CustomerRegistry, document
 from sluice.settings import Settings
-from sluice.storage import Store, open_store
+from sluice.storage import Customer, Store, open_store
+
+# `customers import` reads a file's format from its extension unless --format says.
+IMPORT_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv"}
 
 T = TypeVar("T")
 
@@ -75,6 +91,108 @@ def _keys_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fail(message: str, code: int = 1) -> int:
+    print(f"sluice: {message}", file=sys.stderr)
+    return code
+
+
+def _attribute(text: str) -> tuple[str, Any]:
+    """`key=text` (a string) or `key:=json` (any JSON value), as httpie spells them."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.removesuffix(":"):
+        raise ValueError(f"--attr {text!r}: expected key=value or key:=json")
+    return (key[:-1], strict_json.loads(value)) if key.endswith(":") else (key, value)
+
+
+def _customers_add(args: argparse.Namespace) -> int:
+    try:
+        attributes = dict(_attribute(text) for text in args.attr)
+    except (ValueError, InvalidJson) as exc:
+        return _fail(str(exc), 2)
+    fields = {"id": args.id, "email": args.email, "aliases": args.alias, "attributes": attributes}
+
+    async def add(store: Store) -> tuple[Customer, bool]:
+        registry = CustomerRegistry(store)
+        return await registry.put(args.tenant, registry.customer_from(fields))
+
+    try:
+        customer, created = _with_store(_settings(args), add)
+    except (InvalidCustomer, CustomerConflict) as exc:
+        return _fail(str(exc))
+    print(f"{'created' if created else 'replaced'} customer {customer.id!r} in {args.tenant!r}")
+    return 0
+
+
+def _customers_list(args: argparse.Namespace) -> int:
+    """One JSON line per customer, in the import format: the output imports again as is."""
+
+    async def write(store: Store) -> None:
+        async for customer in CustomerRegistry(store).each(args.tenant, args.limit):
+            print(json.dumps(document(customer), ensure_ascii=False))
+
+    _with_store(_settings(args), write)
+    return 0
+
+
+def _customers_import(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from_name = "jsonl" if args.file == "-" else IMPORT_FORMATS.get(Path(args.file).suffix.lower())
+    format_ = args.format or from_name
+    if format_ is None:
+        return _fail(f"cannot tell the format of {args.file!r}; pass --format jsonl|csv", 2)
+    try:
+        stream = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
+    except OSError as exc:
+        return _fail(str(exc), 2)
+    read = jsonl_records if format_ == "jsonl" else csv_records
+    size = None if args.file == "-" else os.fstat(stream.fileno()).st_size
+    try:
+        with stream, _import_progress(stream, size) as progress:
+            report = _with_store(
+                settings,
+                lambda store: import_customers(
+                    CustomerRegistry(store),
+                    args.tenant,
+                    read(stream, settings.max_body_bytes),
+                    progress,
+                ),
+            )
+    except UnreadableImport as exc:
+        return _fail(f"{args.file}: {exc}", 2)
+    print(f"imported {report.imported:,} customers into {args.tenant!r}")
+    if report.rejected:
+        print(f"rejected {report.rejected:,} lines; the first:", file=sys.stderr)
+        for line, reason in report.examples:
+            print(f"  line {line}: {reason}", file=sys.stderr)
+    return 1 if report.rejected else 0
+
+
+@contextlib.contextmanager
+def _import_progress(
+    stream: BinaryIO, size: int | None
+) -> Iterator[Callable[[ImportReport], None]]:
+    """A progress bar on stderr: by bytes read when the file's size is known, else rows."""
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[rows]:,} rows"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+    )
+    task = bar.add_task("import", total=size, rows=0)
+
+    def advance(report: ImportReport) -> None:
+        rows = report.imported + report.rejected
+        bar.update(task, completed=stream.tell() if size is not None else 0, rows=rows)
+
+    with bar:
+        yield advance
+
+
 def _serve(args: argparse.Namespace) -> int:
     from sluice.server import run
 
@@ -107,6 +225,32 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("key_id")
     _store_options(revoke)
     revoke.set_defaults(run=_keys_revoke)
+
+    customers = commands.add_parser("customers", help="manage a tenant's customers")
+    customer_commands = customers.add_subparsers(dest="customers_command", required=True)
+    add = customer_commands.add_parser("add", help="add a customer, or replace one with its id")
+    add.add_argument("--tenant", required=True)
+    add.add_argument("--id", required=True)
+    add.add_argument("--email")
+    add.add_argument("--alias", action="append", default=[], help="repeat for more aliases")
+    add.add_argument(
+        "--attr", action="append", default=[], help="key=text or key:=json; repeatable"
+    )
+    _store_options(add)
+    add.set_defaults(run=_customers_add)
+    listed = customer_commands.add_parser("list", help="print customers as JSON lines")
+    listed.add_argument("--tenant", required=True)
+    listed.add_argument("--limit", type=int, help="at most this many (default: all)")
+    _store_options(listed)
+    listed.set_defaults(run=_customers_list)
+    imported = customer_commands.add_parser(
+        "import", help="add or replace customers from a JSON-lines or CSV file"
+    )
+    imported.add_argument("--tenant", required=True)
+    imported.add_argument("file", help="a .jsonl or .csv file; - reads JSON lines from stdin")
+    imported.add_argument("--format", choices=sorted(set(IMPORT_FORMATS.values())))
+    _store_options(imported)
+    imported.set_defaults(run=_customers_import)
     return parser
 
 

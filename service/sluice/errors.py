@@ -3,8 +3,11 @@
 from sluice._core import CoreError, InvalidBatch, InvalidJson, InvalidTimestamp, PayloadTooLarge
 
 __all__ = [
+    "BatchRejected",
     "CoreError",
+    "CustomerConflict",
     "InvalidBatch",
+    "InvalidCustomer",
     "InvalidEncoding",
     "InvalidJson",
     "InvalidParameter",
@@ -13,6 +16,7 @@ __all__ = [
     "SluiceError",
     "StoreUnavailable",
     "Unauthenticated",
+    "UnknownUser",
     "UnsupportedMediaType",
 ]
 
@@ -39,6 +43,30 @@ class InvalidParameter(SluiceError):
     def __init__(self, param: str, message: str) -> None:
         super().__init__(message)
         self.param = param
+
+
+class InvalidCustomer(InvalidParameter):
+    """A customer document breaks the registry's rules; `param` names the field."""
+
+
+class CustomerConflict(SluiceError):
+    """Another customer of the tenant already holds this alias or email (`param` says which)."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+class BatchRejected(SluiceError):
+    """An all-or-nothing batch (collect) had invalid events: (index, field, reason) each."""
+
+    def __init__(self, message: str, details: list[tuple[int, str, str]]) -> None:
+        super().__init__(message)
+        self.details = details
+
+
+class UnknownUser(SluiceError):
+    """The profiles API names a user that is not in the tenant's customer registry."""
 
 
 class StoreUnavailable(SluiceError):

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sluice import _core
+from sluice.errors import BatchRejected
 from sluice.eventlog import EventLog
 from sluice.keys import TOKEN_PREFIX, ApiKeys, bearer_token, key_id_of
+from sluice.profiles import ProfileEvents, ProfileOutcome
+from sluice.registry import CustomerRegistry
 from sluice.settings import Settings
 from sluice.storage import EventRow, Store
 from sluice.tokens import AccessTokens, load_secret
@@ -18,13 +22,15 @@ from sluice.tokens import AccessTokens, load_secret
 DUPLICATE = _core.DUPLICATE
 CONFLICT = _core.CONFLICT
 INVALID = _core.INVALID
+# An Enso record whose CustomerEntityId is not in the tenant's registry.
+UNKNOWN_CUSTOMER = "UNKNOWN_CUSTOMER"
 
 
 @dataclass(frozen=True, slots=True)
 class IngestResult:
     batch: _core.Batch
     accepted: list[int]  # indices of the events this request stored
-    rejected: list[tuple[int, str, str]]  # (index, reason, message), ascending index
+    rejected: list[tuple[int, str, str, str]]  # (index, reason, field, message), ascending index
 
 
 class Pipeline:
@@ -43,6 +49,13 @@ class Pipeline:
         self.keys = ApiKeys(store, settings.key_cache_seconds)
         self._clock_us = clock_us
         self.events = EventLog(store, clock_us)
+        self.customers = CustomerRegistry(store, clock_us)
+        self.profiles = ProfileEvents(
+            store,
+            self._commit_profile_rows,
+            settings.bot_user_agents,
+            settings.email_open_window_seconds,
+        )
         self.access_tokens: AccessTokens | None = None  # set in start(): reads the data dir
 
     async def start(self) -> None:
@@ -75,25 +88,83 @@ class Pipeline:
     async def ingest_vayu(self, tenant: str, body: bytes) -> IngestResult:
         now = self._clock_us()
         batch = _core.parse_vayu_batch(body, tenant, now, self.limits)
-        return await self._ingest(tenant, "vayu", batch, now, detect_conflicts=False)
+        return await self._ingest(tenant, "vayu", batch, now, key_field="ref")
 
     async def ingest_grpc(self, tenant: str, body: bytes) -> IngestResult:
         now = self._clock_us()
         batch = _core.parse_ingest_request(body, tenant, now, self.limits)
-        return await self._ingest(tenant, "grpc", batch, now, detect_conflicts=True)
+        return await self._ingest(tenant, "grpc", batch, now, detect_conflicts=True, key_field="id")
+
+    async def ingest_enso(self, tenant: str, body: bytes) -> IngestResult:
+        """Enso: each record's CustomerEntityId must be a customer of the tenant."""
+        now = self._clock_us()
+        batch = _core.parse_enso_batch(body, tenant, now, self.limits)
+        rows = batch.events
+        known = await self.store.known_customer_ids(tenant, {row[4] for row in rows})
+        unknown = [
+            (row[0], UNKNOWN_CUSTOMER, "CustomerEntityId", "Customer entity not found")
+            for row in rows
+            if row[4] not in known
+        ]
+        rows = [row for row in rows if row[4] in known]
+        return await self._ingest(
+            tenant, "enso", batch, now, rows=rows, extra_rejected=unknown, key_field="eventId"
+        )
+
+    async def ingest_collect(self, tenant: str, body: bytes) -> str:
+        """Collect: all or nothing; duplicates are dropped silently. Returns the pingId."""
+        now = self._clock_us()
+        ping_id = str(uuid.uuid4())
+        allowed = self.settings.collect_event_types.get(tenant)
+        batch = _core.parse_collect_batch(
+            body, tenant, now, self.limits, ping_id, list(allowed) if allowed else None
+        )
+        invalid = [
+            (i, field, message) for i, reason, field, message in batch.rejected if reason == INVALID
+        ]
+        if invalid:
+            type_failed = any(field == "eventType" for _i, field, _m in invalid)
+            raise BatchRejected("invalid event type" if type_failed else "invalid event", invalid)
+        await self._commit_rows(tenant, "collect", batch.events, now)
+        return ping_id
+
+    async def ingest_profile(self, tenant: str, body: bytes, user_agent: str) -> ProfileOutcome:
+        now = self._clock_us()
+        event = _core.parse_profiles_event(body, tenant, now, self.limits)
+        return await self.profiles.ingest(tenant, event, user_agent, now)
 
     async def _ingest(
-        self, tenant: str, source: str, batch: _core.Batch, now: int, *, detect_conflicts: bool
+        self,
+        tenant: str,
+        source: str,
+        batch: _core.Batch,
+        now: int,
+        *,
+        key_field: str,
+        detect_conflicts: bool = False,
+        rows: Sequence[EventRow] | None = None,
+        extra_rejected: Sequence[tuple[int, str, str, str]] = (),
     ) -> IngestResult:
-        rejected = list(batch.rejected)
-        rows = batch.events
+        """Store a batch's valid rows (or `rows`, a subset of them) and report every event."""
+        rows = batch.events if rows is None else rows
+        rejected = [*batch.rejected, *extra_rejected]
         if batch.dry_run:
             # Validation only: the would-be accepted events are reported, nothing is claimed.
-            return IngestResult(batch, [row[0] for row in rows], rejected)
+            return IngestResult(batch, [row[0] for row in rows], sorted(rejected))
+        accepted, duplicates = await self._commit_rows(tenant, source, rows, now)
+        rejected.extend(
+            await self._duplicate_reasons(tenant, duplicates, detect_conflicts, key_field)
+        )
+        rejected.sort()
+        return IngestResult(batch, accepted, rejected)
+
+    async def _commit_rows(
+        self, tenant: str, source: str, rows: Sequence[EventRow], now: int
+    ) -> tuple[list[int], list[EventRow]]:
+        """Claim keys, store durably, settle the index: (indices stored, rows that were dups)."""
         if not rows:
-            return IngestResult(batch, [], rejected)
-        keys = [row[1] for row in rows]
-        states = self.index.claim(keys)
+            return [], []
+        states = self.index.claim([row[1] for row in rows])
         to_store: list[EventRow] = []
         claimed: list[bytes] = []
         duplicates: list[EventRow] = []
@@ -118,9 +189,12 @@ class Pipeline:
                 duplicates.append(row)
             else:
                 accepted.append(row[0])
-        rejected.extend(await self._duplicate_reasons(tenant, duplicates, detect_conflicts))
-        rejected.sort()
-        return IngestResult(batch, accepted, rejected)
+        return accepted, duplicates
+
+    async def _commit_profile_rows(
+        self, tenant: str, rows: Sequence[EventRow], now: int
+    ) -> list[EventRow]:
+        return (await self._commit_rows(tenant, "profiles", rows, now))[1]
 
     def _settle(
         self,
@@ -135,8 +209,10 @@ class Pipeline:
             self.index.confirm([row[1] for row in stored])
 
     async def _duplicate_reasons(
-        self, tenant: str, duplicates: list[EventRow], detect_conflicts: bool
-    ) -> list[tuple[int, str, str]]:
+        self, tenant: str, duplicates: list[EventRow], detect_conflicts: bool, key_field: str
+    ) -> list[tuple[int, str, str, str]]:
+        """(index, reason, key_field, message) for keys already stored; `key_field` names the
+        id as the dialect spells it ("ref", "id", "eventId")."""
         reasons = []
         for row in duplicates:
             index, _key, name, id_, *_rest, content_hash = row
@@ -150,5 +226,5 @@ class Pipeline:
                 if reason == CONFLICT
                 else "an event with this name and id was already accepted"
             )
-            reasons.append((index, reason, message))
+            reasons.append((index, reason, key_field, message))
         return reasons

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sluice._core import Limits
+from sluice.profiles import DEFAULT_BOT_PATTERN
 
 ENV_PREFIX = "SLUICE_"
 
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(ENV_PREFIX + name, default)
+
+
+def _allow_lists(text: str) -> dict[str, tuple[str, ...]]:
+    """`{"tenant": ["type", ...]}` as JSON (SLUICE_COLLECT_EVENT_TYPES)."""
+    if not text:
+        return {}
+    parsed = json.loads(text)
+    return {str(tenant): tuple(str(t) for t in types) for tenant, types in parsed.items()}
 
 
 @dataclass(frozen=True)
@@ -32,6 +43,11 @@ class Settings:
     # Signs Vayu access tokens. Empty: a secret made once and kept in data_dir/jwt-secret.
     # Several instances behind one load balancer must share one configured secret.
     jwt_secret: str = ""
+    # Profiles API: user agents matching this (case-insensitive) are discarded as bots.
+    bot_user_agents: str = DEFAULT_BOT_PATTERN
+    email_open_window_seconds: int = 20 * 60
+    # Collect API: per-tenant allow-lists of event types; a tenant absent here allows any.
+    collect_event_types: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -45,6 +61,11 @@ class Settings:
             max_events=int(_env("MAX_EVENTS", str(cls.max_events))),
             max_future_seconds=int(_env("MAX_FUTURE_SECONDS", str(cls.max_future_seconds))),
             jwt_secret=_env("JWT_SECRET", cls.jwt_secret),
+            bot_user_agents=_env("BOT_USER_AGENTS", cls.bot_user_agents),
+            email_open_window_seconds=int(
+                _env("EMAIL_OPEN_WINDOW_SECONDS", str(cls.email_open_window_seconds))
+            ),
+            collect_event_types=_allow_lists(_env("COLLECT_EVENT_TYPES", "")),
         )
 
     @property

@@ -36,7 +36,7 @@ def handler(pipeline: Pipeline) -> grpc.GenericRpcHandler[Any, Any]:
             accepted=len(result.accepted),
             rejected=[
                 ingest_pb2.Rejection(index=index, reason=_REASONS[reason], message=message)
-                for index, reason, message in result.rejected
+                for index, reason, _field, message in result.rejected
             ],
         )
 

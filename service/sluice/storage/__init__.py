@@ -1,10 +1,13 @@
-"""The store contract: durable events, tenants and API keys. One module per backend."""
+"""The store contract: durable events, tenants, API keys and customers. One module per backend."""
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from sluice.errors import CustomerConflict
 
 # (index, key, name, id, customer, timestamp_us, value, payload_json, content_hash): the row
 # shape the Rust core produces for every event that passed validation.
@@ -34,8 +37,21 @@ class EventQuery:
     start: int | None = None  # UTC microseconds, inclusive
     end: int | None = None  # UTC microseconds, exclusive
     name: str | None = None
+    customer: str | None = None
     after: tuple[int, int] | None = None  # (timestamp, offset) of the last event already read
     limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    """One entry of a tenant's customer registry (CONTRACTS §1); the tenant is the caller's."""
+
+    id: str
+    aliases: list[str]  # unique within the tenant, in the order given
+    email: str | None  # unique within the tenant, compared case-insensitively
+    attributes: dict[str, Any]  # a JSON object
+    created_at: int  # UTC microseconds
+    updated_at: int  # UTC microseconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +133,54 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def revoke_api_key(self, key_id: str, now_us: int) -> bool:
         """Revoke a key; False if no live key has that id."""
+
+    # The customer registry. Every lookup is within one tenant; nothing matches across tenants.
+
+    @abc.abstractmethod
+    async def put_customer(self, tenant: str, customer: Customer) -> Customer:
+        """Insert, or replace every field of, a customer; a replaced one keeps its created_at.
+
+        Raises CustomerConflict, writing nothing, when another customer of the tenant holds
+        one of its aliases or its email.
+        """
+
+    @abc.abstractmethod
+    async def put_customers(
+        self, tenant: str, customers: Sequence[Customer]
+    ) -> dict[int, CustomerConflict]:
+        """put_customer for each, in order, in one transaction (bulk import).
+
+        Returns the refused ones by index; every other customer was stored.
+        """
+
+    @abc.abstractmethod
+    async def get_customer(self, tenant: str, id: str) -> Customer | None: ...
+
+    @abc.abstractmethod
+    async def delete_customer(self, tenant: str, id: str) -> bool:
+        """Delete a customer and free its aliases and email; False if there was none."""
+
+    @abc.abstractmethod
+    async def list_customers(self, tenant: str, after_id: str | None, limit: int) -> list[Customer]:
+        """Up to limit customers with id > after_id (all when None), in id order."""
+
+    @abc.abstractmethod
+    async def find_customer(
+        self, tenant: str, *, email: str | None = None, alias: str | None = None
+    ) -> Customer | None:
+        """The customer with this email (any case), or whose id, else one of whose aliases,
+        is `alias`. Exactly one of email and alias is given."""
+
+    @abc.abstractmethod
+    async def known_customer_ids(self, tenant: str, ids: Collection[str]) -> set[str]:
+        """Which of ids are customers of the tenant, in one query."""
+
+    @abc.abstractmethod
+    async def merge_customer_attributes(
+        self, tenant: str, id: str, changes: dict[str, Any], now_us: int | None = None
+    ) -> Customer | None:
+        """Shallow-merge changes into a customer's attributes atomically; a None value removes
+        its key. None if there is no such customer. now_us defaults to the current time."""
 
 
 def open_store(url: str) -> Store:

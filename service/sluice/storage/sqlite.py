@@ -8,14 +8,16 @@ import dataclasses
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sluice.errors import StoreUnavailable
-from sluice.storage import ApiKeyRecord, EventQuery, EventRow, Store, StoredEvent
+from sluice.errors import CustomerConflict, StoreUnavailable
+from sluice.storage import ApiKeyRecord, Customer, EventQuery, EventRow, Store, StoredEvent
+from sluice.storage import sqlite_customers as customers_sql
 
 T = TypeVar("T")
 
@@ -55,6 +57,30 @@ MIGRATIONS = [
     """
     CREATE INDEX events_by_tenant_time ON events (tenant, timestamp, log_offset);
     CREATE INDEX events_by_tenant_id ON events (tenant, id);
+    """,
+    # The customer registry (sqlite_customers.py). `aliases` keeps each customer's list as
+    # given, `customer_aliases` indexes it so an alias names one customer of its tenant, and
+    # `email_key` (the casefolded email) makes emails unique per tenant whatever their case.
+    """
+    CREATE TABLE customers (
+        tenant TEXT NOT NULL,
+        id TEXT NOT NULL,
+        email TEXT,
+        email_key TEXT,
+        aliases TEXT NOT NULL,
+        attributes TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant, id)
+    ) STRICT;
+    CREATE UNIQUE INDEX customers_by_email ON customers (tenant, email_key)
+        WHERE email_key IS NOT NULL;
+    CREATE TABLE customer_aliases (
+        tenant TEXT NOT NULL,
+        alias TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        PRIMARY KEY (tenant, alias)
+    ) STRICT, WITHOUT ROWID;
     """,
 ]
 
@@ -316,6 +342,9 @@ def _filters(tenant: str, query: EventQuery) -> tuple[str, list[Any]]:
     if query.name is not None:
         where += " AND name = ?"
         params.append(query.name)
+    if query.customer is not None:
+        where += " AND customer = ?"
+        params.append(query.customer)
     return where, params
 
 
@@ -497,3 +526,36 @@ class SqliteStore(Store):
             return cursor.rowcount == 1
 
         return await self._writer.call(revoke)
+
+    async def put_customer(self, tenant: str, customer: Customer) -> Customer:
+        return await self._writer.call(lambda conn: customers_sql.put(conn, tenant, customer))
+
+    async def put_customers(
+        self, tenant: str, customers: Sequence[Customer]
+    ) -> dict[int, CustomerConflict]:
+        return await self._writer.call(lambda conn: customers_sql.put_many(conn, tenant, customers))
+
+    async def get_customer(self, tenant: str, id: str) -> Customer | None:
+        return await self._read(lambda conn: customers_sql.get(conn, tenant, id))
+
+    async def delete_customer(self, tenant: str, id: str) -> bool:
+        return await self._writer.call(lambda conn: customers_sql.delete(conn, tenant, id))
+
+    async def list_customers(self, tenant: str, after_id: str | None, limit: int) -> list[Customer]:
+        return await self._read(lambda conn: customers_sql.page(conn, tenant, after_id, limit))
+
+    async def find_customer(
+        self, tenant: str, *, email: str | None = None, alias: str | None = None
+    ) -> Customer | None:
+        return await self._read(lambda conn: customers_sql.find(conn, tenant, email, alias))
+
+    async def known_customer_ids(self, tenant: str, ids: Collection[str]) -> set[str]:
+        return await self._read(lambda conn: customers_sql.known_ids(conn, tenant, ids))
+
+    async def merge_customer_attributes(
+        self, tenant: str, id: str, changes: dict[str, Any], now_us: int | None = None
+    ) -> Customer | None:
+        at = time.time_ns() // 1000 if now_us is None else now_us
+        return await self._writer.call(
+            lambda conn: customers_sql.merge_attributes(conn, tenant, id, changes, at)
+        )

@@ -13,7 +13,7 @@ from litestar.types import Message, Scope
 from sluice import __version__
 from sluice.errors import StoreUnavailable
 from sluice.pipeline import Pipeline
-from sluice.web import vayu
+from sluice.web import collect, customers, enso, profiles, vayu
 
 _MAX_REQUEST_ID = 128
 
@@ -70,7 +70,15 @@ def create_app(pipeline: Pipeline, *, own_pipeline: bool = False) -> Litestar:
         await pipeline.stop()
 
     app = Litestar(
-        route_handlers=[healthz, readyz, vayu.router],
+        route_handlers=[
+            healthz,
+            readyz,
+            vayu.router,
+            enso.router,
+            profiles.router,
+            collect.router,
+            customers.router,
+        ],
         before_send=[_add_request_id],
         on_startup=[start] if own_pipeline else [],
         on_shutdown=[stop] if own_pipeline else [],

@@ -8,10 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from litestar import Response
-from litestar.exceptions import HTTPException
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
 
 from sluice.errors import (
+    CustomerConflict,
     InvalidBatch,
     InvalidEncoding,
     InvalidJson,
@@ -72,8 +73,42 @@ def http_error(exc: Exception) -> HttpError | None:
                 "The event store is temporarily unavailable; nothing was stored. Retry later.",
                 headers={"Retry-After": str(exc.retry_after)},
             )
+        case CustomerConflict():
+            return HttpError(409, "conflict", str(exc), param=exc.param)
+        # A declared query or path parameter that failed Litestar's own validation.
+        case ValidationException(extra=[{"key": str(key), "message": str(reason)}, *_]):
+            return HttpError(400, "invalid_parameter", f"Invalid {key}: {reason}.", param=key)
         case HTTPException() if exc.status_code == 404:
             return HttpError(404, "not_found", exc.detail)
         case HTTPException() if exc.status_code < 500:
             return HttpError(exc.status_code, "bad_request", exc.detail)
     return None
+
+
+# The (type, code) of Sluice's own error object for each kind of failure (http_error): Vayu's
+# documented pairs, plus a conflict with a customer already registered.
+SLUICE_CODES = {
+    "unauthenticated": ("authentication_error", "authentication_failed"),
+    "too_large": ("invalid_request_error", "request_too_large"),
+    "invalid_json": ("invalid_request_error", "invalid_json"),
+    "invalid_batch": ("invalid_request_error", "invalid_batch"),
+    "invalid_parameter": ("invalid_request_error", "parameter_invalid"),
+    "invalid_encoding": ("invalid_request_error", "invalid_encoding"),
+    "unsupported_media_type": ("invalid_request_error", "unsupported_media_type"),
+    "unavailable": ("api_error", "service_unavailable"),
+    "not_found": ("invalid_request_error", "resource_not_found"),
+    "conflict": ("invalid_request_error", "resource_conflict"),
+    "bad_request": ("invalid_request_error", "invalid_request"),
+}
+
+
+def sluice_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    """Exception handler answering every failure in Sluice's own error object."""
+    error = http_error(exc)
+    if error is None:
+        request.logger.exception("unhandled error in %s %s", request.method, request.url.path)
+        return error_response(500, "api_error", "internal_error", "Internal server error.")
+    type_, code = SLUICE_CODES[error.kind]
+    return error_response(
+        error.status, type_, code, error.message, param=error.param, headers=error.headers
+    )

@@ -31,7 +31,7 @@ def render_result(body: bytes, result: IngestResult) -> bytes:
         + b',"error":'
         + json.dumps(REF_EXISTS if reason != "INVALID" else message).encode()
         + b"}"
-        for i, reason, message in result.rejected
+        for i, reason, _field, message in result.rejected
     )
     return b'{"validEvents":[' + valid + b'],"invalidEvents":[' + invalid + b"]}"
 

@@ -1,0 +1,59 @@
+"""The collect API (seed 003): `POST /collect/event`, all or nothing, duplicates dropped."""
+
+from __future__ import annotations
+
+import http
+from typing import Any
+
+from litestar import Request, Response, Router, post
+
+from sluice.errors import BatchRejected
+from sluice.pipeline import Pipeline
+from sluice.web.body import read_body
+from sluice.web.errors import http_error
+
+
+def created_body(ping_id: str) -> dict[str, Any]:
+    # `value` is a JSON *string*, spaced exactly as the vendor's own response.
+    return {"headers": {}, "value": '{"pingId": "' + ping_id + '"}'}
+
+
+@post("/collect/event", operation_id="collectEvents", status_code=201)
+async def collect_events(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    pipeline: Pipeline = request.app.state.pipeline
+    tenant = await pipeline.authenticate(request.headers.get("authorization"))
+    body = await read_body(request, pipeline.limits.max_body_bytes)
+    return created_body(await pipeline.ingest_collect(tenant, body))
+
+
+def _error(status: int, message: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "error": http.HTTPStatus(status).phrase,
+        "message": message,
+        "statusCode": status,
+        **extra,
+    }
+
+
+def _on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    if isinstance(exc, BatchRejected):
+        details = [
+            {"index": index, "field": field, "reason": reason}
+            for index, field, reason in exc.details
+        ]
+        return Response(_error(400, str(exc), details=details), status_code=400)
+    error = http_error(exc)
+    if error is None:
+        request.logger.exception("unhandled error in a collect route")
+        return Response(_error(500, "internal server error"), status_code=500)
+    return Response(
+        _error(error.status, error.message), status_code=error.status, headers=error.headers
+    )
+
+
+router = Router(
+    path="/",
+    route_handlers=[collect_events],
+    exception_handlers={Exception: _on_error},
+    tags=["collect"],
+)

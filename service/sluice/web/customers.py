@@ -1,0 +1,112 @@
+"""The customer registry over HTTP (`/v1/customers`), answering in Sluice's own error object."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any
+
+from litestar import Request, Response, Router, delete, get, put
+from litestar.exceptions import NotFoundException
+from litestar.params import Parameter
+
+from sluice import strict_json
+from sluice.errors import InvalidJson, InvalidParameter
+from sluice.pipeline import Pipeline
+from sluice.registry import MAX_PAGE, document
+from sluice.storage import Customer
+from sluice.web.body import read_body
+from sluice.web.errors import sluice_error
+from sluice.web.vayu_events import iso_millis
+
+DEFAULT_PAGE = 100
+# `:path` so that an id holding a slash (`org/42`, sent as is or as %2F) is addressable too.
+_ONE = "/v1/customers/{customer_id:path}"
+
+
+def render(customer: Customer) -> dict[str, Any]:
+    return {
+        **document(customer),
+        "createdAt": iso_millis(customer.created_at),
+        "updatedAt": iso_millis(customer.updated_at),
+    }
+
+
+def encode_cursor(after_id: str) -> str:
+    return base64.urlsafe_b64encode(after_id.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    padded = cursor + "=" * (-len(cursor) % 4)
+    try:
+        after_id = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
+    except (ValueError, binascii.Error):  # UnicodeDecodeError is a ValueError
+        after_id = ""
+    if not after_id:
+        raise InvalidParameter("cursor", "cursor is not one this API returned.")
+    return after_id
+
+
+async def _authenticate(request: Request[Any, Any, Any]) -> tuple[Pipeline, str]:
+    pipeline: Pipeline = request.app.state.pipeline
+    return pipeline, await pipeline.authenticate(request.headers.get("authorization"))
+
+
+def _id(customer_id: str) -> str:
+    return customer_id.removeprefix("/")  # a `:path` parameter keeps its leading slash
+
+
+@put(_ONE, operation_id="putCustomer")
+async def put_customer(request: Request[Any, Any, Any], customer_id: str) -> Response[Any]:
+    """Create or replace a customer: `{aliases?, email?, attributes?}`; 201 when created."""
+    pipeline, tenant = await _authenticate(request)
+    body = await read_body(request, pipeline.limits.max_body_bytes)
+    fields = strict_json.loads(body) if body.strip() else {}
+    if not isinstance(fields, dict):
+        raise InvalidJson("the request body must be a JSON object")
+    customer = pipeline.customers.customer_from(fields, id=_id(customer_id))
+    stored, created = await pipeline.customers.put(tenant, customer)
+    return Response(render(stored), status_code=201 if created else 200)
+
+
+@get(_ONE, operation_id="getCustomer")
+async def get_customer(request: Request[Any, Any, Any], customer_id: str) -> dict[str, Any]:
+    pipeline, tenant = await _authenticate(request)
+    customer = await pipeline.customers.get(tenant, _id(customer_id))
+    if customer is None:
+        raise NotFoundException(f"No customer with id {_id(customer_id)!r}.")
+    return render(customer)
+
+
+@delete(_ONE, operation_id="deleteCustomer", status_code=204)
+async def delete_customer(request: Request[Any, Any, Any], customer_id: str) -> None:
+    """Delete a customer; its aliases and email become free for others."""
+    pipeline, tenant = await _authenticate(request)
+    if not await pipeline.customers.delete(tenant, _id(customer_id)):
+        raise NotFoundException(f"No customer with id {_id(customer_id)!r}.")
+
+
+@get("/v1/customers", operation_id="listCustomers")
+async def list_customers(
+    request: Request[Any, Any, Any],
+    limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """The tenant's customers in id order; pass `nextCursor` back as `cursor` for the next page."""
+    pipeline, tenant = await _authenticate(request)
+    after_id = decode_cursor(cursor) if cursor else None
+    page = await pipeline.customers.page(tenant, after_id, limit)
+    last = page.customers[-1].id if page.customers else None
+    return {
+        "customers": [render(customer) for customer in page.customers],
+        "nextCursor": encode_cursor(last) if page.has_more and last is not None else None,
+        "hasMore": page.has_more,
+    }
+
+
+router = Router(
+    path="/",
+    route_handlers=[put_customer, get_customer, delete_customer, list_customers],
+    exception_handlers={Exception: sluice_error},
+    tags=["customers"],
+)

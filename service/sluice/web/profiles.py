@@ -1,0 +1,67 @@
+"""The user-profile events API (seed 002): `POST /v1/event/` (with or without the slash)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, Router, post
+
+from sluice.errors import UnknownUser
+from sluice.pipeline import Pipeline
+from sluice.web.body import read_body
+from sluice.web.errors import http_error
+
+# The documented 400s, keyed by the part of the request that is missing.
+_MISSING = {
+    "user": ("Missing user information", "Please send user information along with event"),
+    "event": ("Missing event information", "Please send event information along with user"),
+}
+
+
+@post(["/v1/event", "/v1/event/"], operation_id="profilesCreateEvent", status_code=200)
+async def create_event(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    pipeline: Pipeline = request.app.state.pipeline
+    tenant = await pipeline.authenticate(request.headers.get("authorization"))
+    body = await read_body(request, pipeline.limits.max_body_bytes)
+    outcome = await pipeline.ingest_profile(tenant, body, request.headers.get("user-agent", ""))
+    if outcome.discarded is not None:
+        return {"results": {"message": "Event discarded", outcome.user_field: outcome.discarded}}
+    return {
+        "results": {
+            "message": "Event created",
+            outcome.user_field: "Event was created for the specified user",
+        }
+    }
+
+
+def _errors(
+    status: int, message: str, description: str, headers: dict[str, str] | None = None
+) -> Response[dict[str, Any]]:
+    return Response(
+        {"errors": [{"message": message, "description": description}]},
+        status_code=status,
+        headers=headers,
+    )
+
+
+def _on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    if isinstance(exc, UnknownUser):
+        return _errors(404, "User not found", str(exc))
+    error = http_error(exc)
+    if error is None:
+        request.logger.exception("unhandled error in a profiles route")
+        return _errors(500, "Internal server error", "Something went wrong on our side.")
+    if error.kind == "invalid_batch":
+        documented = _MISSING.get(error.param or "")
+        if documented is not None and documented[0] == error.message:
+            return _errors(400, *documented)
+        return _errors(400, "Invalid event information", error.message)
+    return _errors(error.status, error.message, error.message, error.headers)
+
+
+router = Router(
+    path="/",
+    route_handlers=[create_event],
+    exception_handlers={Exception: _on_error},
+    tags=["profiles"],
+)
