@@ -9,6 +9,7 @@ __all__ = [
     "InvalidBatch",
     "InvalidCustomer",
     "InvalidEncoding",
+    "InvalidEvents",
     "InvalidJson",
     "InvalidParameter",
     "InvalidTimestamp",
@@ -63,6 +64,17 @@ class BatchRejected(SluiceError):
     def __init__(self, message: str, details: list[tuple[int, str, str]]) -> None:
         super().__init__(message)
         self.details = details
+
+
+class InvalidEvents(SluiceError):
+    """Events failed validation where the API answers for the whole request (Vayu dry-run).
+
+    `params` is one {"param": "events[i].field", "message": ...} per problem.
+    """
+
+    def __init__(self, params: list[dict[str, str]]) -> None:
+        super().__init__(f"{len(params)} event(s) are invalid.")
+        self.params = params
 
 
 class UnknownUser(SluiceError):

@@ -90,6 +90,22 @@ class Pipeline:
         batch = _core.parse_vayu_batch(body, tenant, now, self.limits)
         return await self._ingest(tenant, "vayu", batch, now, key_field="ref")
 
+    async def dry_run_vayu(
+        self, tenant: str, body: bytes
+    ) -> tuple[IngestResult, dict[str, str | None]]:
+        """Validate a Vayu batch and match its customerAliases; claims and stores nothing.
+
+        Returns the result (every valid event "accepted") and alias -> matched customer id.
+        """
+        now = self._clock_us()
+        batch = _core.parse_vayu_batch(body, tenant, now, self.limits)
+        matched: dict[str, str | None] = {}
+        for alias in dict.fromkeys(row[4] for row in batch.events):
+            customer = await self.store.find_customer(tenant, alias=alias)
+            matched[alias] = customer.id if customer is not None else None
+        result = IngestResult(batch, [row[0] for row in batch.events], list(batch.rejected))
+        return result, matched
+
     async def ingest_grpc(self, tenant: str, body: bytes) -> IngestResult:
         now = self._clock_us()
         batch = _core.parse_ingest_request(body, tenant, now, self.limits)

@@ -157,3 +157,42 @@ def test_gzip_bodies_are_decoded_within_the_limit(client: Any, data_dir: Path) -
     brotli = client.post("/events", content=body, headers={**headers, "Content-Encoding": "br"})
     assert brotli.status_code == 415
     assert stored_rows(data_dir, "SELECT id FROM events") == [("gz",)]
+
+
+def test_dry_run_validates_matches_and_stores_nothing(client: Any, data_dir: Path) -> None:
+    put = client.put("/v1/customers/cust-1", json={"aliases": ["customer_12345"]})
+    assert put.status_code in (200, 201)
+    response = post_to(
+        client, "/events/dry-run", {"events": [event("dry-1"), event("dry-2", customerAlias="x")]}
+    )
+    assert response.status_code == 200
+    items = response.json()["events"]
+    assert [i["matchedCustomer"] for i in items] == ["cust-1", None]
+    assert items[0]["meterWithValues"] == []
+    assert items[0]["event"] == {
+        "timestamp": "2023-09-13T18:25:43.511Z",
+        "customerAlias": "customer_12345",
+        "accountId": "acme",
+        "data": event("dry-1")["data"],
+        "ref": "dry-1",
+        "name": "api_call",
+    }
+    assert stored_rows(data_dir) == []
+    # No ref was reserved: the real call accepts it.
+    assert post(client, {"events": [event("dry-1")]}).json()["validEvents"]
+
+
+def test_dry_run_with_an_invalid_event_is_400_with_params(client: Any) -> None:
+    bad = {"events": [event("ok"), event("bad", timestamp="nope"), event("", name="")]}
+    response = post_to(client, "/v2/events/dry-run", bad)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["type"] == "invalid_request_error"
+    assert [p["param"] for p in body["params"]] == ["events[1].timestamp", "events[2].name"]
+    assert all(p["message"] for p in body["params"])
+
+
+def post_to(client: Any, path: str, body: Any) -> Any:
+    return client.post(
+        path, content=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )

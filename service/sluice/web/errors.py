@@ -15,6 +15,7 @@ from sluice.errors import (
     CustomerConflict,
     InvalidBatch,
     InvalidEncoding,
+    InvalidEvents,
     InvalidJson,
     InvalidParameter,
     PayloadTooLarge,
@@ -47,6 +48,7 @@ class HttpError:
     message: str
     param: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    params: list[dict[str, str]] | None = None  # one entry per invalid field, when several
 
 
 def http_error(exc: Exception) -> HttpError | None:
@@ -60,6 +62,8 @@ def http_error(exc: Exception) -> HttpError | None:
             return HttpError(400, "invalid_json", f"Request body is not valid JSON: {exc}")
         case InvalidBatch():
             return HttpError(400, "invalid_batch", str(exc), param=exc.param)
+        case InvalidEvents():
+            return HttpError(400, "invalid_events", str(exc), param="events", params=exc.params)
         case InvalidParameter():
             return HttpError(400, "invalid_parameter", str(exc), param=exc.param)
         case InvalidEncoding():

@@ -51,6 +51,7 @@ _VAYU_CODES = {
     "too_large": ("invalid_request_error", "request_too_large"),
     "invalid_json": ("invalid_request_error", "invalid_json"),
     "invalid_batch": ("invalid_request_error", "invalid_batch"),
+    "invalid_events": ("invalid_request_error", "invalid_events"),
     "invalid_parameter": ("invalid_request_error", "parameter_invalid"),
     "invalid_encoding": ("invalid_request_error", "invalid_encoding"),
     "unsupported_media_type": ("invalid_request_error", "unsupported_media_type"),
@@ -66,9 +67,12 @@ def _on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[
         request.logger.exception("unhandled error in a Vayu route")
         return error_response(500, "api_error", "internal_error", "Internal server error.")
     type_, code = _VAYU_CODES[error.kind]
-    return error_response(
+    response = error_response(
         error.status, type_, code, error.message, param=error.param, headers=error.headers
     )
+    if error.params is not None:
+        response.content["params"] = error.params
+    return response
 
 
 router = Router(

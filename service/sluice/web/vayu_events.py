@@ -13,7 +13,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
 from sluice import _core
-from sluice.errors import InvalidJson, InvalidParameter, InvalidTimestamp
+from sluice.errors import InvalidEvents, InvalidJson, InvalidParameter, InvalidTimestamp
 from sluice.eventlog import MAX_PAGE
 from sluice.pipeline import Pipeline
 from sluice.storage import EventQuery, StoredEvent
@@ -167,4 +167,45 @@ async def delete_by_refs(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return {"events": [render_event(event) for event in deleted]}
 
 
-ROUTES = [login, query_events, get_event, delete_event, delete_by_refs]
+@post(["/events/dry-run", "/v2/events/dry-run"], operation_id="vayuDryRunEvents", status_code=200)
+async def dry_run(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """Validate events and show the customer each would match; nothing is stored or reserved.
+
+    Any invalid event fails the whole request (400) with one `params` entry per problem.
+    """
+    pipeline = _pipeline(request)
+    tenant = await pipeline.authenticate(request.headers.get("authorization"))
+    body = await read_body(request, pipeline.limits.max_body_bytes)
+    result, matched = await pipeline.dry_run_vayu(tenant, body)
+    if result.rejected:
+        raise InvalidEvents(
+            [
+                {
+                    "param": f"events[{index}].{field}" if field else f"events[{index}]",
+                    "message": message,
+                }
+                for index, _reason, field, message in result.rejected
+            ]
+        )
+    return {
+        "events": [
+            {
+                "event": {
+                    "timestamp": iso_millis(timestamp),
+                    "customerAlias": customer,
+                    "accountId": tenant,
+                    "data": json.loads(payload),
+                    "ref": ref,
+                    "name": name,
+                },
+                "matchedCustomer": matched[customer],
+                "meterWithValues": [],
+            }
+            for _i, _key, name, ref, customer, timestamp, _value, payload, _hash in (
+                result.batch.events
+            )
+        ]
+    }
+
+
+ROUTES = [dry_run, login, query_events, get_event, delete_event, delete_by_refs]
