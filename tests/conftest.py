@@ -20,14 +20,14 @@ from sluice.storage.sqlite import SqliteStore
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def mint_key(data_dir: Path, tenant: str = "acme") -> str:
+def mint_key(data_dir: Path, tenant: str = "acme", rate_limit: int | None = None) -> str:
     """Create a tenant key directly in the store under data_dir (as `sluice keys create` does)."""
 
     async def create() -> str:
         store = SqliteStore(data_dir / "sluice.db")
         await store.open()
         try:
-            token, _record = await ApiKeys(store).create(tenant)
+            token, _record = await ApiKeys(store).create(tenant, rate_limit=rate_limit)
             return token
         finally:
             await store.close()

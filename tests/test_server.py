@@ -192,4 +192,20 @@ def test_keys_cli_prints_a_working_key_last(server: ServerProcess, data_dir: Pat
         check=True,
     ).stdout
     assert "globex" in listing and "default" in listing and key not in listing
+    key_id = key.split("_")[1]
+    limit = subprocess.run(
+        [sys.executable, "-m", "sluice", "keys", "limit", key_id, "7", "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "7 requests/s" in limit
+    listing = subprocess.run(
+        [sys.executable, "-m", "sluice", "keys", "list", "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    (row,) = [line for line in listing.splitlines() if line.startswith(key_id)]
+    assert row.split()[-2:] == ["7", "active"]
     assert json.dumps(key) not in listing

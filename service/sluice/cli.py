@@ -63,7 +63,7 @@ def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
 
 def _keys_create(args: argparse.Namespace) -> int:
     async def create(store: Store) -> str:
-        token, record = await ApiKeys(store).create(args.tenant)
+        token, record = await ApiKeys(store).create(args.tenant, rate_limit=args.rate_limit)
         print(f"created key {record.key_id} for tenant {record.tenant!r} (shown once):")
         return token
 
@@ -73,11 +73,27 @@ def _keys_create(args: argparse.Namespace) -> int:
 
 def _keys_list(args: argparse.Namespace) -> int:
     records = _with_store(_settings(args), lambda store: store.list_api_keys())
-    print(f"{'KEY ID':<18} {'TENANT':<24} {'CREATED (UTC)':<20} STATUS")
+    print(f"{'KEY ID':<18} {'TENANT':<24} {'CREATED (UTC)':<20} {'RATE/S':<8} STATUS")
     for record in records:
         created = datetime.datetime.fromtimestamp(record.created_at / 1e6, datetime.UTC)
         status = "revoked" if record.revoked_at else "active"
-        print(f"{record.key_id:<18} {record.tenant:<24} {created:%Y-%m-%d %H:%M:%S}  {status}")
+        rate = "default" if record.rate_limit is None else str(record.rate_limit)
+        print(
+            f"{record.key_id:<18} {record.tenant:<24} {created:%Y-%m-%d %H:%M:%S}  "
+            f"{rate:<8} {status}"
+        )
+    return 0
+
+
+def _keys_limit(args: argparse.Namespace) -> int:
+    rate = None if args.rate == "default" else int(args.rate)
+    changed = _with_store(
+        _settings(args), lambda store: store.set_api_key_rate_limit(args.key_id, rate)
+    )
+    if not changed:
+        print(f"no key with id {args.key_id}", file=sys.stderr)
+        return 1
+    print(f"{args.key_id}: {'the server default' if rate is None else rate} requests/s")
     return 0
 
 
@@ -216,6 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create = keys.add_parser("create", help="mint a key; prints it as the last line")
     create.add_argument("--tenant", required=True)
+    create.add_argument(
+        "--rate-limit",
+        type=int,
+        help="requests per second for this key (0 = unlimited; "
+        "default: the server's SLUICE_RATE_LIMIT)",
+    )
     _store_options(create)
     create.set_defaults(run=_keys_create)
     listing = keys.add_parser("list", help="list keys (never their secrets)")
@@ -225,6 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("key_id")
     _store_options(revoke)
     revoke.set_defaults(run=_keys_revoke)
+    limit = keys.add_parser("limit", help="set a key's requests per second")
+    limit.add_argument("key_id")
+    limit.add_argument("rate", help="requests per second, 0 for unlimited, or 'default'")
+    _store_options(limit)
+    limit.set_defaults(run=_keys_limit)
 
     customers = commands.add_parser("customers", help="manage a tenant's customers")
     customer_commands = customers.add_subparsers(dest="customers_command", required=True)

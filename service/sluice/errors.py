@@ -1,6 +1,13 @@
 """The exceptions that cross Sluice's rooms; each transport maps them to its own wire shape."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from sluice._core import CoreError, InvalidBatch, InvalidJson, InvalidTimestamp, PayloadTooLarge
+
+if TYPE_CHECKING:
+    from sluice.ratelimit import Quota
 
 __all__ = [
     "BatchRejected",
@@ -14,6 +21,7 @@ __all__ = [
     "InvalidParameter",
     "InvalidTimestamp",
     "PayloadTooLarge",
+    "RateLimited",
     "SluiceError",
     "StoreUnavailable",
     "Unauthenticated",
@@ -79,6 +87,15 @@ class InvalidEvents(SluiceError):
 
 class UnknownUser(SluiceError):
     """The profiles API names a user that is not in the tenant's customer registry."""
+
+
+class RateLimited(SluiceError):
+    """The API key is over its request rate; nothing was done. Retry after `retry_after` s."""
+
+    def __init__(self, retry_after: float, quota: Quota) -> None:
+        super().__init__(f"Rate limit of {quota.limit} requests per second exceeded.")
+        self.retry_after = retry_after
+        self.quota = quota
 
 
 class StoreUnavailable(SluiceError):

@@ -32,9 +32,18 @@ def bearer_token(authorization: str | None) -> str:
     return token
 
 
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a request is: a live API key, its tenant and its own rate limit (None: default)."""
+
+    tenant: str
+    key_id: str
+    rate_limit: int | None
+
+
 @dataclass
 class _Cached:
-    tenant: str
+    principal: Principal
     expires: float
 
 
@@ -46,55 +55,55 @@ class ApiKeys:
         self._cache_seconds = cache_seconds
         self._cache: dict[bytes, _Cached] = {}
 
-    async def create(self, tenant: str) -> tuple[str, ApiKeyRecord]:
+    async def create(self, tenant: str, rate_limit: int | None = None) -> tuple[str, ApiKeyRecord]:
         """Mint a key for a tenant (created if new). The token is returned once, never stored."""
         now_us = time.time_ns() // 1000
         await self._store.ensure_tenant(tenant, now_us)
         key_id = secrets.token_hex(8)
         token = f"{TOKEN_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
-        record = ApiKeyRecord(key_id, tenant, _digest(token), now_us)
+        record = ApiKeyRecord(key_id, tenant, _digest(token), now_us, rate_limit=rate_limit)
         await self._store.add_api_key(record)
         return token, record
 
-    def _cached(self, cache_key: bytes) -> str | None:
+    def _cached(self, cache_key: bytes) -> Principal | None:
         cached = self._cache.get(cache_key)
         if cached is not None and cached.expires > time.monotonic():
-            return cached.tenant
+            return cached.principal
         return None
 
-    def _remember(self, cache_key: bytes, tenant: str) -> None:
+    def _remember(self, cache_key: bytes, record: ApiKeyRecord) -> Principal:
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
-        self._cache[cache_key] = _Cached(tenant, time.monotonic() + self._cache_seconds)
+        principal = Principal(record.tenant, record.key_id, record.rate_limit)
+        self._cache[cache_key] = _Cached(principal, time.monotonic() + self._cache_seconds)
+        return principal
 
-    async def tenant_for(self, token: str) -> str:
-        """The tenant a live key belongs to; Unauthenticated otherwise."""
+    async def verify(self, token: str) -> Principal:
+        """The live key a token is; Unauthenticated otherwise."""
         if len(token) > MAX_TOKEN_LENGTH or not token.startswith(TOKEN_PREFIX):
             raise Unauthenticated("Invalid API key.")
         digest = _digest(token)
-        tenant = self._cached(digest)
-        if tenant is not None:
-            return tenant
+        principal = self._cached(digest)
+        if principal is not None:
+            return principal
         key_id = key_id_of(token)
         record = await self._store.find_api_key(key_id) if key_id else None
         # compare_digest even when the id is unknown, so timing does not reveal which ids exist.
         expected = record.secret_hash if record is not None else bytes(32)
         if not hmac.compare_digest(expected, digest) or record is None or record.revoked_at:
             raise Unauthenticated("Invalid API key.")
-        self._remember(digest, record.tenant)
-        return record.tenant
+        return self._remember(digest, record)
 
-    async def tenant_for_key_id(self, key_id: str) -> str:
-        """The tenant of a live key, by id (access tokens name the key they came from)."""
+    async def verify_key_id(self, key_id: str) -> Principal:
+        """The live key with this id (access tokens name the key they came from)."""
         cache_key = b"id:" + key_id.encode()
-        tenant = self._cached(cache_key)
-        if tenant is not None:
-            return tenant
+        principal = self._cached(cache_key)
+        if principal is not None:
+            return principal
         record = await self._store.find_api_key(key_id)
         if record is None or record.revoked_at:
             raise Unauthenticated("The API key behind this access token is no longer valid.")
-        self._remember(cache_key, record.tenant)
-        return record.tenant
+        return self._remember(cache_key, record)
 
 
 def key_id_of(token: str) -> str:

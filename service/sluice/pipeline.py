@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from sluice import _core
 from sluice.errors import BatchRejected
 from sluice.eventlog import EventLog
-from sluice.keys import TOKEN_PREFIX, ApiKeys, bearer_token, key_id_of
+from sluice.keys import TOKEN_PREFIX, ApiKeys, Principal, bearer_token
 from sluice.profiles import ProfileEvents, ProfileOutcome
+from sluice.ratelimit import Quota, RateLimiter
 from sluice.registry import CustomerRegistry
 from sluice.settings import Settings
 from sluice.storage import EventRow, Store
@@ -47,6 +48,7 @@ class Pipeline:
         self.limits = settings.limits()
         self.index = _core.IdempotencyIndex()
         self.keys = ApiKeys(store, settings.key_cache_seconds)
+        self.rate_limiter = RateLimiter()
         self._clock_us = clock_us
         self.events = EventLog(store, clock_us)
         self.customers = CustomerRegistry(store, clock_us)
@@ -69,18 +71,29 @@ class Pipeline:
     async def stop(self) -> None:
         await self.store.close()
 
-    async def authenticate(self, authorization: str | None) -> str:
-        """Tenant for an Authorization header value (API key or access token)."""
+    async def authenticate(self, authorization: str | None) -> Principal:
+        """The key behind an Authorization header value (an API key or an access token)."""
         token = bearer_token(authorization)
         if token.startswith(TOKEN_PREFIX) or self.access_tokens is None:
-            return await self.keys.tenant_for(token)
-        return await self.keys.tenant_for_key_id(self.access_tokens.verify(token))
+            return await self.keys.verify(token)
+        return await self.keys.verify_key_id(self.access_tokens.verify(token))
+
+    async def admit(self, authorization: str | None) -> tuple[str, Quota]:
+        """Authenticate, then count the request against its key's rate: (tenant, quota).
+
+        Raises Unauthenticated, or RateLimited before any work is done for the request.
+        """
+        principal = await self.authenticate(authorization)
+        limit = principal.rate_limit
+        if limit is None:
+            limit = self.settings.rate_limit
+        return principal.tenant, self.rate_limiter.admit(principal.key_id, limit)
 
     async def login(self, api_key: str) -> str:
         """An access token for a live API key (Vayu's POST /login)."""
-        tenant = await self.keys.tenant_for(api_key)
+        principal = await self.keys.verify(api_key)
         assert self.access_tokens is not None, "pipeline not started"
-        return self.access_tokens.mint(key_id_of(api_key), tenant)
+        return self.access_tokens.mint(principal.key_id, principal.tenant)
 
     async def ready(self) -> None:
         await self.store.ping()

@@ -40,6 +40,8 @@ class Settings:
     max_future_seconds: int = 3600
     # How long a verified API key stays cached before it is looked up again (revocation lag).
     key_cache_seconds: float = 5.0
+    # Requests per second per API key unless the key has its own limit; 0 = unlimited.
+    rate_limit: int = 1000
     # Signs Vayu access tokens. Empty: a secret made once and kept in data_dir/jwt-secret.
     # Several instances behind one load balancer must share one configured secret.
     jwt_secret: str = ""
@@ -61,6 +63,7 @@ class Settings:
             max_events=int(_env("MAX_EVENTS", str(cls.max_events))),
             max_future_seconds=int(_env("MAX_FUTURE_SECONDS", str(cls.max_future_seconds))),
             jwt_secret=_env("JWT_SECRET", cls.jwt_secret),
+            rate_limit=int(_env("RATE_LIMIT", str(cls.rate_limit))),
             bot_user_agents=_env("BOT_USER_AGENTS", cls.bot_user_agents),
             email_open_window_seconds=int(
                 _env("EMAIL_OPEN_WINDOW_SECONDS", str(cls.email_open_window_seconds))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextvars
+import math
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import grpc
 
-from sluice.errors import StoreUnavailable, Unauthenticated
+from sluice.errors import RateLimited, StoreUnavailable, Unauthenticated
 from sluice.pipeline import Pipeline
 
 # The authenticated tenant of the call being served; set around the handler by BearerAuth.
@@ -20,9 +21,11 @@ _PROTECTED_PREFIX = "/sluice.v1."
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 
 
-def _refusal(code: grpc.StatusCode, details: str) -> Handler:
+def _refusal(
+    code: grpc.StatusCode, details: str, trailers: tuple[tuple[str, str], ...] = ()
+) -> Handler:
     async def refuse(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-        await context.abort(code, details)
+        await context.abort(code, details, trailing_metadata=trailers)
 
     return grpc.unary_unary_rpc_method_handler(refuse)
 
@@ -69,9 +72,13 @@ class BearerAuth(_Interceptor):
                 authorization = value if isinstance(value, str) else None
                 break
         try:
-            tenant = await self._pipeline.authenticate(authorization)
+            tenant, _quota = await self._pipeline.admit(authorization)
         except Unauthenticated as exc:
             return _refusal(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+        except RateLimited as exc:
+            # The delay in whole milliseconds, for clients that back off on their own.
+            delay = (("retry-after-ms", str(max(1, math.ceil(exc.retry_after * 1000)))),)
+            return _refusal(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc), delay)
         except StoreUnavailable as exc:
             return _refusal(grpc.StatusCode.UNAVAILABLE, str(exc))
         handler = await continuation(handler_call_details)

@@ -61,6 +61,7 @@ class ApiKeyRecord:
     secret_hash: bytes  # sha256 of the whole token; the token itself is never stored
     created_at: int
     revoked_at: int | None = None
+    rate_limit: int | None = None  # requests per second; None = the server default, 0 = none
 
 
 class Store(abc.ABC):
@@ -126,6 +127,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def find_api_key(self, key_id: str) -> ApiKeyRecord | None: ...
+
+    @abc.abstractmethod
+    async def set_api_key_rate_limit(self, key_id: str, rate_limit: int | None) -> bool:
+        """Set a key's own rate limit (None: back to the default); False if no such key."""
 
     @abc.abstractmethod
     async def list_api_keys(self) -> list[ApiKeyRecord]: ...

@@ -82,6 +82,10 @@ MIGRATIONS = [
         PRIMARY KEY (tenant, alias)
     ) STRICT, WITHOUT ROWID;
     """,
+    # Per-key request rate (NULL: the server default, 0: unlimited).
+    """
+    ALTER TABLE api_keys ADD COLUMN rate_limit INTEGER;
+    """,
 ]
 
 _INSERT_EVENT = """
@@ -90,6 +94,8 @@ _INSERT_EVENT = """
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (tenant, name, id) DO NOTHING
 """
+
+_KEY_COLUMNS = "key_id, tenant, secret_hash, created_at, revoked_at, rate_limit"
 
 _EVENT_COLUMNS = (
     "tenant, log_offset, id, source, name, customer, timestamp, value, payload, "
@@ -486,14 +492,16 @@ class SqliteStore(Store):
     async def add_api_key(self, record: ApiKeyRecord) -> None:
         await self._writer.call(
             lambda conn: conn.execute(
-                "INSERT INTO api_keys (key_id, tenant, secret_hash, created_at, revoked_at) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO api_keys "
+                "(key_id, tenant, secret_hash, created_at, revoked_at, rate_limit) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     record.key_id,
                     record.tenant,
                     record.secret_hash,
                     record.created_at,
                     record.revoked_at,
+                    record.rate_limit,
                 ),
             )
         )
@@ -501,18 +509,25 @@ class SqliteStore(Store):
     async def find_api_key(self, key_id: str) -> ApiKeyRecord | None:
         row = await self._read(
             lambda conn: conn.execute(
-                "SELECT key_id, tenant, secret_hash, created_at, revoked_at FROM api_keys "
-                "WHERE key_id = ?",
+                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_id = ?",
                 (key_id,),
             ).fetchone()
         )
         return None if row is None else ApiKeyRecord(*row)
 
+    async def set_api_key_rate_limit(self, key_id: str, rate_limit: int | None) -> bool:
+        def update(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "UPDATE api_keys SET rate_limit = ? WHERE key_id = ?", (rate_limit, key_id)
+            )
+            return cursor.rowcount == 1
+
+        return await self._writer.call(update)
+
     async def list_api_keys(self) -> list[ApiKeyRecord]:
         rows = await self._read(
             lambda conn: conn.execute(
-                "SELECT key_id, tenant, secret_hash, created_at, revoked_at FROM api_keys "
-                "ORDER BY created_at, key_id"
+                f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at, key_id"
             ).fetchall()
         )
         return [ApiKeyRecord(*row) for row in rows]

@@ -14,6 +14,7 @@ from sluice import __version__
 from sluice.errors import StoreUnavailable
 from sluice.pipeline import Pipeline
 from sluice.web import collect, customers, enso, profiles, vayu
+from sluice.web.auth import add_rate_limit_headers
 
 _MAX_REQUEST_ID = 128
 
@@ -79,7 +80,7 @@ def create_app(pipeline: Pipeline, *, own_pipeline: bool = False) -> Litestar:
             collect.router,
             customers.router,
         ],
-        before_send=[_add_request_id],
+        before_send=[_add_request_id, add_rate_limit_headers],
         on_startup=[start] if own_pipeline else [],
         on_shutdown=[stop] if own_pipeline else [],
         openapi_config=OpenAPIConfig(title="Sluice", version=__version__, path="/docs"),

@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Request, Response, Router, post
 
 from sluice.errors import BatchRejected
-from sluice.pipeline import Pipeline
+from sluice.web.auth import admit
 from sluice.web.body import read_body
 from sluice.web.errors import http_error
 
@@ -20,8 +20,7 @@ def created_body(ping_id: str) -> dict[str, Any]:
 
 @post("/collect/event", operation_id="collectEvents", status_code=201)
 async def collect_events(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    pipeline: Pipeline = request.app.state.pipeline
-    tenant = await pipeline.authenticate(request.headers.get("authorization"))
+    pipeline, tenant = await admit(request)
     body = await read_body(request, pipeline.limits.max_body_bytes)
     return created_body(await pipeline.ingest_collect(tenant, body))
 
@@ -46,9 +45,9 @@ def _on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[
     if error is None:
         request.logger.exception("unhandled error in a collect route")
         return Response(_error(500, "internal server error"), status_code=500)
-    return Response(
-        _error(error.status, error.message), status_code=error.status, headers=error.headers
-    )
+    # The vendor documents this exact 429 body.
+    message = "rate limit exceeded" if error.kind == "rate_limited" else error.message
+    return Response(_error(error.status, message), status_code=error.status, headers=error.headers)
 
 
 router = Router(

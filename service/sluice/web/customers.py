@@ -8,13 +8,13 @@ from typing import Annotated, Any
 
 from litestar import Request, Response, Router, delete, get, put
 from litestar.exceptions import NotFoundException
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from sluice import strict_json
 from sluice.errors import InvalidJson, InvalidParameter
-from sluice.pipeline import Pipeline
 from sluice.registry import MAX_PAGE, document
 from sluice.storage import Customer
+from sluice.web.auth import admit
 from sluice.web.body import read_body
 from sluice.web.errors import sluice_error
 from sluice.web.vayu_events import iso_millis
@@ -47,19 +47,16 @@ def decode_cursor(cursor: str) -> str:
     return after_id
 
 
-async def _authenticate(request: Request[Any, Any, Any]) -> tuple[Pipeline, str]:
-    pipeline: Pipeline = request.app.state.pipeline
-    return pipeline, await pipeline.authenticate(request.headers.get("authorization"))
-
-
 def _id(customer_id: str) -> str:
     return customer_id.removeprefix("/")  # a `:path` parameter keeps its leading slash
 
 
 @put(_ONE, operation_id="putCustomer")
-async def put_customer(request: Request[Any, Any, Any], customer_id: str) -> Response[Any]:
+async def put_customer(
+    request: Request[Any, Any, Any], customer_id: FromPath[str]
+) -> Response[Any]:
     """Create or replace a customer: `{aliases?, email?, attributes?}`; 201 when created."""
-    pipeline, tenant = await _authenticate(request)
+    pipeline, tenant = await admit(request)
     body = await read_body(request, pipeline.limits.max_body_bytes)
     fields = strict_json.loads(body) if body.strip() else {}
     if not isinstance(fields, dict):
@@ -70,8 +67,10 @@ async def put_customer(request: Request[Any, Any, Any], customer_id: str) -> Res
 
 
 @get(_ONE, operation_id="getCustomer")
-async def get_customer(request: Request[Any, Any, Any], customer_id: str) -> dict[str, Any]:
-    pipeline, tenant = await _authenticate(request)
+async def get_customer(
+    request: Request[Any, Any, Any], customer_id: FromPath[str]
+) -> dict[str, Any]:
+    pipeline, tenant = await admit(request)
     customer = await pipeline.customers.get(tenant, _id(customer_id))
     if customer is None:
         raise NotFoundException(f"No customer with id {_id(customer_id)!r}.")
@@ -79,9 +78,9 @@ async def get_customer(request: Request[Any, Any, Any], customer_id: str) -> dic
 
 
 @delete(_ONE, operation_id="deleteCustomer", status_code=204)
-async def delete_customer(request: Request[Any, Any, Any], customer_id: str) -> None:
+async def delete_customer(request: Request[Any, Any, Any], customer_id: FromPath[str]) -> None:
     """Delete a customer; its aliases and email become free for others."""
-    pipeline, tenant = await _authenticate(request)
+    pipeline, tenant = await admit(request)
     if not await pipeline.customers.delete(tenant, _id(customer_id)):
         raise NotFoundException(f"No customer with id {_id(customer_id)!r}.")
 
@@ -89,11 +88,11 @@ async def delete_customer(request: Request[Any, Any, Any], customer_id: str) -> 
 @get("/v1/customers", operation_id="listCustomers")
 async def list_customers(
     request: Request[Any, Any, Any],
-    limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
-    cursor: str | None = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+    cursor: FromQuery[str | None] = None,
 ) -> dict[str, Any]:
     """The tenant's customers in id order; pass `nextCursor` back as `cursor` for the next page."""
-    pipeline, tenant = await _authenticate(request)
+    pipeline, tenant = await admit(request)
     after_id = decode_cursor(cursor) if cursor else None
     page = await pipeline.customers.page(tenant, after_id, limit)
     last = page.customers[-1].id if page.customers else None

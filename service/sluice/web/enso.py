@@ -6,7 +6,8 @@ from typing import Any
 
 from litestar import Request, Response, Router, post
 
-from sluice.pipeline import CONFLICT, DUPLICATE, UNKNOWN_CUSTOMER, IngestResult, Pipeline
+from sluice.pipeline import CONFLICT, DUPLICATE, UNKNOWN_CUSTOMER, IngestResult
+from sluice.web.auth import admit
 from sluice.web.body import read_body
 from sluice.web.errors import http_error
 
@@ -55,8 +56,7 @@ def render_result(result: IngestResult) -> dict[str, Any]:
 
 @post("/events/batch", operation_id="ensoIngestBatch", status_code=200)
 async def ingest_batch(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    pipeline: Pipeline = request.app.state.pipeline
-    tenant = await pipeline.authenticate(request.headers.get("authorization"))
+    pipeline, tenant = await admit(request)
     body = await read_body(request, pipeline.limits.max_body_bytes)
     return render_result(await pipeline.ingest_enso(tenant, body))
 

@@ -5,6 +5,7 @@ Vayu routes and Sluice's own routes (customers) answer errors in this shape.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from sluice.errors import (
     InvalidJson,
     InvalidParameter,
     PayloadTooLarge,
+    RateLimited,
     StoreUnavailable,
     Unauthenticated,
     UnsupportedMediaType,
@@ -70,6 +72,13 @@ def http_error(exc: Exception) -> HttpError | None:
             return HttpError(400, "invalid_encoding", str(exc))
         case UnsupportedMediaType():
             return HttpError(415, "unsupported_media_type", str(exc))
+        case RateLimited():
+            return HttpError(
+                429,
+                "rate_limited",
+                str(exc),
+                headers={"Retry-After": str(max(1, math.ceil(exc.retry_after)))},
+            )
         case StoreUnavailable():
             return HttpError(
                 503,
@@ -96,9 +105,11 @@ SLUICE_CODES = {
     "too_large": ("invalid_request_error", "request_too_large"),
     "invalid_json": ("invalid_request_error", "invalid_json"),
     "invalid_batch": ("invalid_request_error", "invalid_batch"),
+    "invalid_events": ("invalid_request_error", "invalid_events"),
     "invalid_parameter": ("invalid_request_error", "parameter_invalid"),
     "invalid_encoding": ("invalid_request_error", "invalid_encoding"),
     "unsupported_media_type": ("invalid_request_error", "unsupported_media_type"),
+    "rate_limited": ("rate_limit_error", "rate_limit_exceeded"),
     "unavailable": ("api_error", "service_unavailable"),
     "not_found": ("invalid_request_error", "resource_not_found"),
     "conflict": ("invalid_request_error", "resource_conflict"),
@@ -113,6 +124,9 @@ def sluice_error(request: Request[Any, Any, Any], exc: Exception) -> Response[di
         request.logger.exception("unhandled error in %s %s", request.method, request.url.path)
         return error_response(500, "api_error", "internal_error", "Internal server error.")
     type_, code = SLUICE_CODES[error.kind]
-    return error_response(
+    response = error_response(
         error.status, type_, code, error.message, param=error.param, headers=error.headers
     )
+    if error.params is not None:
+        response.content["params"] = error.params
+    return response

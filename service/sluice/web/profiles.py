@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Request, Response, Router, post
 
 from sluice.errors import UnknownUser
-from sluice.pipeline import Pipeline
+from sluice.web.auth import admit
 from sluice.web.body import read_body
 from sluice.web.errors import http_error
 
@@ -20,8 +20,7 @@ _MISSING = {
 
 @post(["/v1/event", "/v1/event/"], operation_id="profilesCreateEvent", status_code=200)
 async def create_event(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    pipeline: Pipeline = request.app.state.pipeline
-    tenant = await pipeline.authenticate(request.headers.get("authorization"))
+    pipeline, tenant = await admit(request)
     body = await read_body(request, pipeline.limits.max_body_bytes)
     outcome = await pipeline.ingest_profile(tenant, body, request.headers.get("user-agent", ""))
     if outcome.discarded is not None:

@@ -9,8 +9,10 @@ from litestar import Request, Response, Router, post
 
 from sluice.pipeline import IngestResult, Pipeline
 from sluice.web import vayu_events
+from sluice.web.auth import admit
 from sluice.web.body import read_body
-from sluice.web.errors import error_response, http_error
+from sluice.web.errors import sluice_error
+from sluice.web.openapi import operation_id
 
 # Vayu documents one message for a repeated ref, whether in the batch or already stored.
 REF_EXISTS = "Event ref already exists."
@@ -36,48 +38,17 @@ def render_result(body: bytes, result: IngestResult) -> bytes:
     return b'{"validEvents":[' + valid + b'],"invalidEvents":[' + invalid + b"]}"
 
 
-@post(["/events", "/v2/events"], operation_id="vayuIngestEvents", status_code=200)
+@post(["/events", "/v2/events"], operation_id=operation_id("vayuIngestEvents"), status_code=200)
 async def ingest_events(request: Request[Any, Any, Any]) -> Response[bytes]:
-    pipeline = _pipeline(request)
-    tenant = await pipeline.authenticate(request.headers.get("authorization"))
+    pipeline, tenant = await admit(request)
     body = await read_body(request, pipeline.limits.max_body_bytes)
     result = await pipeline.ingest_vayu(tenant, body)
     return Response(render_result(body, result), media_type="application/json")
 
 
-# Vayu's (type, code) for each kind of failure (web.errors.http_error).
-_VAYU_CODES = {
-    "unauthenticated": ("authentication_error", "authentication_failed"),
-    "too_large": ("invalid_request_error", "request_too_large"),
-    "invalid_json": ("invalid_request_error", "invalid_json"),
-    "invalid_batch": ("invalid_request_error", "invalid_batch"),
-    "invalid_events": ("invalid_request_error", "invalid_events"),
-    "invalid_parameter": ("invalid_request_error", "parameter_invalid"),
-    "invalid_encoding": ("invalid_request_error", "invalid_encoding"),
-    "unsupported_media_type": ("invalid_request_error", "unsupported_media_type"),
-    "unavailable": ("api_error", "service_unavailable"),
-    "not_found": ("invalid_request_error", "resource_not_found"),
-    "bad_request": ("invalid_request_error", "invalid_request"),
-}
-
-
-def _on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    error = http_error(exc)
-    if error is None:
-        request.logger.exception("unhandled error in a Vayu route")
-        return error_response(500, "api_error", "internal_error", "Internal server error.")
-    type_, code = _VAYU_CODES[error.kind]
-    response = error_response(
-        error.status, type_, code, error.message, param=error.param, headers=error.headers
-    )
-    if error.params is not None:
-        response.content["params"] = error.params
-    return response
-
-
 router = Router(
     path="/",
     route_handlers=[ingest_events, *vayu_events.ROUTES],
-    exception_handlers={Exception: _on_error},
+    exception_handlers={Exception: sluice_error},
     tags=["vayu"],
 )

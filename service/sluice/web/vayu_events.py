@@ -17,7 +17,9 @@ from sluice.errors import InvalidEvents, InvalidJson, InvalidParameter, InvalidT
 from sluice.eventlog import MAX_PAGE
 from sluice.pipeline import Pipeline
 from sluice.storage import EventQuery, StoredEvent
+from sluice.web.auth import admit
 from sluice.web.body import read_body
+from sluice.web.openapi import operation_id
 
 DEFAULT_PAGE = 100
 
@@ -60,7 +62,7 @@ async def _json_object(request: Request[Any, Any, Any], pipeline: Pipeline) -> d
     return parsed
 
 
-@post(["/login", "/v2/login"], operation_id="vayuLogin", status_code=200)
+@post(["/login", "/v2/login"], operation_id=operation_id("vayuLogin"), status_code=200)
 async def login(request: Request[Any, Any, Any]) -> dict[str, str]:
     """Trade an API key (`refreshToken`) for an access token valid for one hour."""
     pipeline = _pipeline(request)
@@ -103,11 +105,10 @@ def decode_cursor(cursor: str) -> tuple[int, int]:
         raise InvalidParameter("cursor", "cursor is not one this API returned.") from exc
 
 
-@get(["/events", "/v2/events"], operation_id="vayuQueryEvents")
+@get(["/events", "/v2/events"], operation_id=operation_id("vayuQueryEvents"))
 async def query_events(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """Live events by time range and name, oldest first, with cursor pagination."""
-    pipeline = _pipeline(request)
-    tenant = await pipeline.authenticate(request.headers.get("authorization"))
+    pipeline, tenant = await admit(request)
     cursor = request.query_params.get("cursor")
     query = EventQuery(
         start=_time_param(request, "startTime"),
@@ -125,10 +126,9 @@ async def query_events(request: Request[Any, Any, Any]) -> dict[str, Any]:
     }
 
 
-@get(["/events/{ref:str}", "/v2/events/{ref:str}"], operation_id="vayuGetEvent")
+@get(["/events/{ref:str}", "/v2/events/{ref:str}"], operation_id=operation_id("vayuGetEvent"))
 async def get_event(request: Request[Any, Any, Any], ref: FromPath[str]) -> dict[str, Any]:
-    pipeline = _pipeline(request)
-    tenant = await pipeline.authenticate(request.headers.get("authorization"))
+    pipeline, tenant = await admit(request)
     event = await pipeline.events.by_id(tenant, ref)
     if event is None:
         raise NotFoundException(f"No event with ref {ref!r}.")
@@ -136,12 +136,13 @@ async def get_event(request: Request[Any, Any, Any], ref: FromPath[str]) -> dict
 
 
 @delete(
-    ["/events/{ref:str}", "/v2/events/{ref:str}"], operation_id="vayuDeleteEvent", status_code=200
+    ["/events/{ref:str}", "/v2/events/{ref:str}"],
+    operation_id=operation_id("vayuDeleteEvent"),
+    status_code=200,
 )
 async def delete_event(request: Request[Any, Any, Any], ref: FromPath[str]) -> dict[str, Any]:
     """Soft delete: the event leaves every read; its (name, ref) stays taken."""
-    pipeline = _pipeline(request)
-    tenant = await pipeline.authenticate(request.headers.get("authorization"))
+    pipeline, tenant = await admit(request)
     deleted = await pipeline.events.delete(tenant, [ref])
     if not deleted:
         raise NotFoundException(f"No event with ref {ref!r}.")
@@ -150,12 +151,11 @@ async def delete_event(request: Request[Any, Any, Any], ref: FromPath[str]) -> d
 
 @post(
     ["/events/delete-by-refs", "/v2/events/delete-by-refs"],
-    operation_id="vayuDeleteEventsByRefs",
+    operation_id=operation_id("vayuDeleteEventsByRefs"),
     status_code=200,
 )
 async def delete_by_refs(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    pipeline = _pipeline(request)
-    tenant = await pipeline.authenticate(request.headers.get("authorization"))
+    pipeline, tenant = await admit(request)
     refs = (await _json_object(request, pipeline)).get("refs")
     if (
         not isinstance(refs, list)
@@ -167,14 +167,17 @@ async def delete_by_refs(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return {"events": [render_event(event) for event in deleted]}
 
 
-@post(["/events/dry-run", "/v2/events/dry-run"], operation_id="vayuDryRunEvents", status_code=200)
+@post(
+    ["/events/dry-run", "/v2/events/dry-run"],
+    operation_id=operation_id("vayuDryRunEvents"),
+    status_code=200,
+)
 async def dry_run(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """Validate events and show the customer each would match; nothing is stored or reserved.
 
     Any invalid event fails the whole request (400) with one `params` entry per problem.
     """
-    pipeline = _pipeline(request)
-    tenant = await pipeline.authenticate(request.headers.get("authorization"))
+    pipeline, tenant = await admit(request)
     body = await read_body(request, pipeline.limits.max_body_bytes)
     result, matched = await pipeline.dry_run_vayu(tenant, body)
     if result.rejected:

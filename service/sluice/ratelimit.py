@@ -1,0 +1,59 @@
+"""Per-API-key request rates: GCRA, in process (the embedded default; Redis comes with scale-out).
+
+GCRA keeps one number per key, the theoretical arrival time (TAT) of the next request: each
+request moves it on by 1/rate, and a request is refused when that would put the TAT more than
+one second (the burst) ahead of now. Equivalent to a token bucket of `rate` tokens refilled
+continuously, without a timer.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sluice.errors import RateLimited
+
+BURST_SECONDS = 1.0
+_MAX_KEYS = 100_000  # forget idle keys beyond this many rather than grow without bound
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """What the rate-limit headers say after one request."""
+
+    limit: int  # requests per second; 0 = unlimited
+    remaining: int
+    reset_after: float  # seconds until the full burst is available again
+
+
+UNLIMITED = Quota(0, 0, 0.0)
+
+
+class RateLimiter:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._tat: dict[str, float] = {}
+
+    def admit(self, key: str, limit: int) -> Quota:
+        """Count one request for `key`; RateLimited (counting nothing) when over `limit`/s."""
+        if limit <= 0:
+            return UNLIMITED
+        now = self._clock()
+        interval = 1.0 / limit
+        tat = max(self._tat.get(key, now), now)
+        ahead = tat + interval - now  # how far the TAT would run ahead of now
+        if ahead > BURST_SECONDS + 1e-9:
+            retry_after = ahead - BURST_SECONDS
+            quota = Quota(limit, 0, tat - now)
+            raise RateLimited(retry_after, quota)
+        if len(self._tat) >= _MAX_KEYS:
+            self._forget_idle(now)
+        self._tat[key] = tat + interval
+        remaining = math.floor((BURST_SECONDS - ahead) / interval + 1e-9)
+        return Quota(limit, remaining, ahead)
+
+    def _forget_idle(self, now: float) -> None:
+        # A key whose TAT is in the past has its whole burst back: its entry carries nothing.
+        self._tat = {key: tat for key, tat in self._tat.items() if tat > now}

@@ -1,0 +1,50 @@
+"""Admission for every HTTP route that needs a key: authenticate, then count the request
+against its key's rate. The quota is kept on the request so every response reports it."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import MutableScopeHeaders
+from litestar.types import Message, Scope
+
+from sluice.errors import RateLimited
+from sluice.pipeline import Pipeline
+from sluice.ratelimit import Quota
+
+_QUOTA = "sluice.quota"
+
+
+async def admit(request: Request[Any, Any, Any]) -> tuple[Pipeline, str]:
+    """(pipeline, tenant) for a request; raises Unauthenticated or RateLimited."""
+    pipeline: Pipeline = request.app.state.pipeline
+    try:
+        tenant, quota = await pipeline.admit(request.headers.get("authorization"))
+    except RateLimited as exc:
+        request.scope[_QUOTA] = exc.quota  # type: ignore[literal-required]
+        raise
+    request.scope[_QUOTA] = quota  # type: ignore[literal-required]
+    return pipeline, tenant
+
+
+def rate_limit_headers(quota: Quota) -> dict[str, str]:
+    """The de facto X-RateLimit-* fields and the IETF draft's RateLimit/RateLimit-Policy."""
+    reset_seconds = max(0, math.ceil(quota.reset_after))
+    return {
+        "X-RateLimit-Limit": str(quota.limit),
+        "X-RateLimit-Remaining": str(quota.remaining),
+        "X-RateLimit-Reset": str(math.ceil(time.time() + quota.reset_after)),
+        "RateLimit-Policy": f'"per-key";q={quota.limit};w=1',
+        "RateLimit": f'"per-key";r={quota.remaining};t={reset_seconds}',
+    }
+
+
+async def add_rate_limit_headers(message: Message, scope: Scope) -> None:
+    quota: Quota | None = scope.get(_QUOTA)  # type: ignore[assignment]
+    if message["type"] == "http.response.start" and quota is not None and quota.limit > 0:
+        headers = MutableScopeHeaders.from_message(message)
+        for name, value in rate_limit_headers(quota).items():
+            headers[name] = value

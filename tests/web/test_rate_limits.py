@@ -1,0 +1,106 @@
+"""Per-key rate limits over HTTP: headers on every keyed response, 429 in each dialect's shape,
+nothing stored for a refused request, per-key limits and 0 = unlimited."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sluice.ratelimit import RateLimiter
+from tests.conftest import mint_key, stored_rows
+from tests.web.test_vayu import event
+
+
+@pytest.fixture
+def frozen(client: Any) -> list[float]:
+    """Stop the limiter's clock so that only the test moves time."""
+    now = [1000.0]
+    client.app.state.pipeline.rate_limiter = RateLimiter(clock=lambda: now[0])
+    return now
+
+
+def limited(client: Any, data_dir: Path, rate: int) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_key(data_dir, 'acme', rate_limit=rate)}"}
+
+
+DIALECT_REQUESTS = [
+    ("/events", {"events": [event("rl")]}),
+    ("/events/batch", {"events": [{"CustomerEntityId": "c", "metric": "m", "value": 1}]}),
+    ("/v1/event/", {"user": {"_id": "u"}, "event": {"update": {}}}),
+    ("/collect/event", {"messageBody": [{"eventType": "click", "eventId": "x"}]}),
+]
+
+
+def test_headers_count_down_then_429_with_retry_after(
+    client: Any, data_dir: Path, frozen: list[float]
+) -> None:
+    headers = limited(client, data_dir, 3)
+    remaining = []
+    for i in range(3):
+        response = client.post("/events", json={"events": [event(f"h{i}")]}, headers=headers)
+        assert response.status_code == 200
+        assert response.headers["x-ratelimit-limit"] == "3"
+        assert int(response.headers["x-ratelimit-reset"]) >= int(time.time())
+        assert response.headers["ratelimit-policy"] == '"per-key";q=3;w=1'
+        remaining.append(int(response.headers["x-ratelimit-remaining"]))
+    assert remaining == [2, 1, 0]
+    refused = client.post("/events", json={"events": [event("h-over")]}, headers=headers)
+    assert refused.status_code == 429
+    assert refused.json()["type"] == "rate_limit_error"
+    assert refused.json()["code"] == "rate_limit_exceeded"
+    assert int(refused.headers["retry-after"]) >= 1
+    assert refused.headers["x-ratelimit-remaining"] == "0"
+    assert stored_rows(data_dir, "SELECT id FROM events ORDER BY id") == [("h0",), ("h1",), ("h2",)]
+    frozen[0] += 1 / 3  # one request's worth of time later, one more is allowed
+    assert (
+        client.post("/events", json={"events": [event("h3")]}, headers=headers).status_code == 200
+    )
+
+
+@pytest.mark.parametrize(("path", "body"), DIALECT_REQUESTS)
+def test_429_in_each_dialects_shape(
+    client: Any, data_dir: Path, frozen: list[float], path: str, body: Any
+) -> None:
+    headers = limited(client, data_dir, 1)
+    client.post(path, json=body, headers=headers)
+    refused = client.post(path, json=body, headers=headers)
+    assert refused.status_code == 429
+    assert "retry-after" in refused.headers
+    shape = refused.json()
+    if path == "/collect/event":
+        assert shape == {
+            "error": "Too Many Requests",
+            "message": "rate limit exceeded",
+            "statusCode": 429,
+        }
+    elif path == "/events/batch":
+        assert shape["status"] == "error" and shape["code"] == 429
+    elif path == "/v1/event/":
+        assert shape["errors"][0]["message"]
+    else:
+        assert shape["type"] == "rate_limit_error"
+
+
+def test_limits_are_per_key_and_zero_is_unlimited(
+    client: Any, data_dir: Path, frozen: list[float]
+) -> None:
+    one = limited(client, data_dir, 1)
+    other = limited(client, data_dir, 1)
+    unlimited = limited(client, data_dir, 0)
+    assert client.get("/events", headers=one).status_code == 200
+    assert client.get("/events", headers=one).status_code == 429
+    assert client.get("/events", headers=other).status_code == 200
+    for _ in range(50):
+        response = client.get("/events", headers=unlimited)
+        assert response.status_code == 200
+        assert "x-ratelimit-limit" not in response.headers
+
+
+def test_the_default_limit_applies_to_keys_without_their_own(
+    client: Any, frozen: list[float], data_dir: Path
+) -> None:
+    response = client.get("/events")
+    assert response.headers["x-ratelimit-limit"] == "1000"
