@@ -165,6 +165,13 @@ pub(crate) fn identifier<'t>(
     let text =
         non_blank(text).ok_or_else(|| FieldError::new(field, format!("{field} {missing}")))?;
     check_length(field, text)?;
+    // Ids travel into logs, headers and other systems' keys, where NUL and friends do harm.
+    if text.chars().any(char::is_control) {
+        return Err(FieldError::new(
+            field,
+            format!("{field} must not contain control characters."),
+        ));
+    }
     Ok(text)
 }
 

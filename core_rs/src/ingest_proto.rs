@@ -1,4 +1,5 @@
-//! gRPC `sluice.v1.IngestRequest` bodies: prost decoding and validation into a Batch.
+//! gRPC `sluice.v1.IngestRequest` and `IngestStreamRequest` bodies: prost decoding and
+//! validation into a Batch.
 
 use std::borrow::Cow;
 
@@ -39,6 +40,18 @@ pub struct IngestRequest {
     pub dry_run: bool,
 }
 
+/// `sluice.v1.IngestStreamRequest`: IngestRequest's fields under the same numbers, plus the
+/// client's batch sequence, which the server echoes on the batch's ack.
+#[derive(Clone, PartialEq, Message)]
+pub struct IngestStreamRequest {
+    #[prost(message, repeated, tag = "1")]
+    pub events: Vec<Event>,
+    #[prost(bool, tag = "2")]
+    pub dry_run: bool,
+    #[prost(uint64, tag = "3")]
+    pub sequence: u64,
+}
+
 const EVENTS: &str = "events";
 const REPEAT: Repeat = Repeat {
     field: "id",
@@ -52,15 +65,41 @@ pub fn parse_ingest_request(
     now_us: i64,
     limits: &Limits,
 ) -> Result<Batch, CoreError> {
-    check_body_size(body, limits)?;
-    let request = IngestRequest::decode(body).map_err(|err| CoreError::InvalidBatch {
-        param: EVENTS,
-        message: format!("malformed IngestRequest: {err}"),
-    })?;
-    check_event_count(EVENTS, request.events.len(), limits)?;
+    let request: IngestRequest = decode(body, limits, "IngestRequest")?;
+    validate(&request.events, request.dry_run, tenant, now_us, limits)
+}
 
-    let mut builder = BatchBuilder::new(tenant, request.events.len(), REPEAT);
-    for (index, event) in request.events.iter().enumerate() {
+/// Decodes and validates one IngestStream message: (its sequence, the batch).
+pub fn parse_ingest_stream_request(
+    body: &[u8],
+    tenant: &str,
+    now_us: i64,
+    limits: &Limits,
+) -> Result<(u64, Batch), CoreError> {
+    let request: IngestStreamRequest = decode(body, limits, "IngestStreamRequest")?;
+    let batch = validate(&request.events, request.dry_run, tenant, now_us, limits)?;
+    Ok((request.sequence, batch))
+}
+
+/// The size check, then prost's decode; either failure is a request-level error.
+fn decode<M: Message + Default>(body: &[u8], limits: &Limits, what: &str) -> Result<M, CoreError> {
+    check_body_size(body, limits)?;
+    M::decode(body).map_err(|err| CoreError::InvalidBatch {
+        param: EVENTS,
+        message: format!("malformed {what}: {err}"),
+    })
+}
+
+fn validate(
+    events: &[Event],
+    dry_run: bool,
+    tenant: &str,
+    now_us: i64,
+    limits: &Limits,
+) -> Result<Batch, CoreError> {
+    check_event_count(EVENTS, events.len(), limits)?;
+    let mut builder = BatchBuilder::new(tenant, events.len(), REPEAT);
+    for (index, event) in events.iter().enumerate() {
         let outcome = check_event(event, now_us, limits).map(|checked| ValidEvent {
             name: &event.name,
             id: Cow::Borrowed(&event.id),
@@ -72,7 +111,7 @@ pub fn parse_ingest_request(
         builder.push(index, outcome);
     }
     let mut batch = builder.finish();
-    batch.dry_run = request.dry_run;
+    batch.dry_run = dry_run;
     Ok(batch)
 }
 

@@ -122,6 +122,9 @@ struct Parser<'a, 'm> {
     key_hasher: RandomState,
 }
 
+/// The longest number literal accepted (see `parse_number`).
+pub const MAX_NUMBER_CHARS: usize = 1000;
+
 fn error(offset: usize, message: impl Into<Cow<'static, str>>) -> JsonError {
     JsonError {
         offset,
@@ -370,8 +373,22 @@ impl<'a, 'm> Parser<'a, 'm> {
             self.expect_digits("a digit in the exponent")?;
         }
         // The grammar above admits ASCII only, so this cannot fail; no panic path either way.
-        std::str::from_utf8(&self.input[start..self.pos])
-            .map_err(|_| error(start, "invalid number"))
+        let text = std::str::from_utf8(&self.input[start..self.pos])
+            .map_err(|_| error(start, "invalid number"))?;
+        // RFC 8259 §6 lets a parser bound numbers. Ours must survive every reader downstream:
+        // Python refuses integers over 4300 digits, and an overflowing float reads back as
+        // Infinity, which JSON cannot carry. Integers within the bound stay exact.
+        if text.len() > MAX_NUMBER_CHARS {
+            return Err(error(
+                start,
+                format!("number is longer than {MAX_NUMBER_CHARS} characters"),
+            ));
+        }
+        let is_integer = !text.contains(['.', 'e', 'E']);
+        if !is_integer && !text.parse::<f64>().is_ok_and(f64::is_finite) {
+            return Err(error(start, "number is out of range for a 64-bit float"));
+        }
+        Ok(text)
     }
 
     fn skip_digits(&mut self) {

@@ -447,6 +447,23 @@ fn parse_ingest_request(
     PyBatch::build(py, batch)
 }
 
+/// Decode and validate one serialized sluice.v1.IngestStreamRequest: (its sequence, the
+/// batch). Releases the GIL while it works.
+#[pyfunction]
+fn parse_ingest_stream_request(
+    py: Python<'_>,
+    body: &[u8],
+    tenant: &str,
+    now_us: i64,
+    limits: &Bound<'_, PyLimits>,
+) -> PyResult<(u64, PyBatch)> {
+    let limits = limits.try_borrow()?.inner;
+    let (sequence, batch) = detached(py, || {
+        ingest_proto::parse_ingest_stream_request(body, tenant, now_us, &limits)
+    })?;
+    Ok((sequence, PyBatch::build(py, batch)?))
+}
+
 /// RFC 3339 / ISO 8601 date-time -> UTC microseconds since the epoch (no offset means UTC).
 #[pyfunction]
 fn parse_timestamp(text: &str) -> PyResult<i64> {
@@ -571,6 +588,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_collect_batch, m)?)?;
     m.add_function(wrap_pyfunction!(parse_profiles_event, m)?)?;
     m.add_function(wrap_pyfunction!(parse_ingest_request, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_ingest_stream_request, m)?)?;
     m.add_function(wrap_pyfunction!(content_hash, m)?)?;
     m.add_function(wrap_pyfunction!(parse_timestamp, m)?)?;
     m.add_function(wrap_pyfunction!(idempotency_key, m)?)?;

@@ -155,13 +155,28 @@ fn required_strings() {
 
 #[test]
 fn value_must_be_a_finite_json_number() {
-    for bad in ["", "null", "\"5\"", "true", "[1]", "1e400", "-1e400"] {
+    // An integer too large for an f64 is valid JSON but not a finite value.
+    let huge = format!("1{}", "0".repeat(400));
+    for bad in [
+        "",
+        "null",
+        "\"5\"",
+        "true",
+        "[1]",
+        huge.as_str(),
+        &format!("-{huge}"),
+    ] {
         assert_eq!(
             rejection(&with("value", bad)),
             rejected("value", "value must be a finite number."),
             "{bad}"
         );
     }
+    // An overflowing float is refused by the JSON parser itself, for the whole request.
+    assert!(matches!(
+        parse(&format!(r#"{{"events":[{}]}}"#, with("value", "1e400"))),
+        Err(CoreError::InvalidJson(_))
+    ));
     for (good, value) in [("0", 0.0), ("-0", 0.0), ("1e-400", 0.0), ("1.5E3", 1500.0)] {
         assert_eq!(one(&with("value", good)).events[0].value, Some(value));
     }

@@ -376,3 +376,44 @@ fn repeats_in_a_batch() {
         [0, 3]
     );
 }
+
+#[test]
+fn a_stream_message_is_a_request_plus_its_sequence() {
+    let events = vec![event("a"), event("a"), Event::default()];
+    let message = IngestStreamRequest {
+        events: events.clone(),
+        dry_run: true,
+        sequence: 42,
+    }
+    .encode_to_vec();
+    let (sequence, batch) =
+        parse_ingest_stream_request(&message, TENANT, NOW, &Limits::default()).unwrap();
+    assert_eq!(sequence, 42);
+    assert_eq!(batch, parse(&encode(events, true)).unwrap());
+    // The unary parser reads the same bytes and ignores the sequence (an unknown field to it).
+    assert_eq!(parse(&message).unwrap(), batch);
+}
+
+#[test]
+fn a_stream_message_has_the_request_level_checks() {
+    let empty = IngestStreamRequest {
+        events: vec![],
+        dry_run: false,
+        sequence: 7,
+    }
+    .encode_to_vec();
+    let limits = Limits::default();
+    let err = parse_ingest_stream_request(&empty, TENANT, NOW, &limits).unwrap_err();
+    assert!(matches!(
+        err,
+        CoreError::InvalidBatch {
+            param: "events",
+            ..
+        }
+    ));
+    let err = parse_ingest_stream_request(&[0xff], TENANT, NOW, &limits).unwrap_err();
+    assert!(
+        err.to_string().contains("malformed IngestStreamRequest"),
+        "{err}"
+    );
+}

@@ -288,11 +288,11 @@ fn spans_only_for_the_top_level_member() {
 
 #[test]
 fn compact_writer_round_trips() {
-    let text = r#" { "b" : [1, 2.50, -0, 1e400, {"c": null}], "a": "q\"\\/\n\u0001\u2028é😀", "t": true } "#;
+    let text = r#" { "b" : [1, 2.50, -0, 1e300, {"c": null}], "a": "q\"\\/\n\u0001\u2028é😀", "t": true } "#;
     let compact = to_compact(&ok(text));
     assert_eq!(
         compact,
-        "{\"b\":[1,2.50,-0,1e400,{\"c\":null}],\"a\":\"q\\\"\\\\/\\n\\u0001\u{2028}é😀\",\"t\":true}"
+        "{\"b\":[1,2.50,-0,1e300,{\"c\":null}],\"a\":\"q\\\"\\\\/\\n\\u0001\u{2028}é😀\",\"t\":true}"
     );
     // Writing what we wrote changes nothing, and it parses back to the same value.
     assert_eq!(ok(&compact), ok(text));
@@ -343,4 +343,17 @@ fn number_formatting() {
     assert_eq!(canonical_number("-0.0"), "0");
     assert_eq!(canonical_number("1E3"), "1000");
     assert_eq!(canonical_number("1e400"), "1e400");
+}
+
+#[test]
+fn numbers_are_bounded_but_exact() {
+    let long = format!("[{}]", "9".repeat(MAX_NUMBER_CHARS));
+    assert!(parse(long.as_bytes(), 64).is_ok());
+    let too_long = format!("[{}]", "9".repeat(MAX_NUMBER_CHARS + 1));
+    assert!(parse(too_long.as_bytes(), 64).is_err());
+    assert!(parse(b"[1e400]", 64).is_err());
+    assert!(parse(b"[-1.5e308]", 64).is_ok());
+    assert!(parse(b"[1e-400]", 64).is_ok());
+    let big = parse(b"[12345678901234567890123]", 64).unwrap();
+    assert_eq!(write::to_compact(&big), "[12345678901234567890123]");
 }
