@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import queue
 import sqlite3
 import subprocess
@@ -54,8 +55,9 @@ def data_dir(tmp_path: Path) -> Path:
 class ServerProcess:
     """`python -m sluice serve` on ports chosen by the OS, in its own data directory."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
+        self.env = env
         self.proc: subprocess.Popen[str] | None = None
         self.http_url = ""
         self.grpc_target = ""
@@ -76,6 +78,7 @@ class ServerProcess:
                 "--data-dir",
                 str(self.data_dir),
             ],
+            env={**os.environ, **self.env} if self.env else None,
             stdout=subprocess.PIPE,
             stderr=self._log,
             text=True,

@@ -209,3 +209,27 @@ def test_keys_cli_prints_a_working_key_last(server: ServerProcess, data_dir: Pat
     (row,) = [line for line in listing.splitlines() if line.startswith(key_id)]
     assert row.split()[-2:] == ["7", "active"]
     assert json.dumps(key) not in listing
+
+
+def test_logs_are_json_lines_with_request_ids_and_no_secrets(
+    server: ServerProcess, data_dir: Path
+) -> None:
+    token = server.bootstrap_key
+    assert token is not None
+    httpx.post(
+        f"{server.http_url}/events",
+        json={"events": [vayu_event("log-1")]},
+        headers={"Authorization": f"Bearer {token}", "X-Request-Id": "trace-42"},
+    )
+    httpx.post(
+        f"{server.http_url}/events",
+        content=b"{",
+        headers={"Authorization": f"Bearer {token}", "X-Request-Id": "trace-43"},
+    )
+    server.stop()
+    text = (data_dir.parent / "server.log").read_text()
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    access = {line.get("request_id"): line for line in lines if line["message"] == "request"}
+    assert access["trace-42"]["status"] == 200 and access["trace-42"]["route"] == "ingest_events"
+    assert access["trace-43"]["status"] == 400
+    assert token not in text and token.split("_")[2] not in text

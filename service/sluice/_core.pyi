@@ -24,6 +24,7 @@ __all__ = [
     "parse_collect_batch",
     "parse_enso_batch",
     "parse_ingest_request",
+    "parse_ingest_stream_request",
     "parse_profiles_event",
     "parse_timestamp",
     "parse_vayu_batch",
@@ -164,6 +165,12 @@ def parse_profiles_event(body: bytes, tenant: str, now_us: int, limits: Limits) 
 
 def parse_ingest_request(body: bytes, tenant: str, now_us: int, limits: Limits) -> Batch:
     """Decode and validate a serialized sluice.v1.IngestRequest. Releases the GIL while it works."""
+
+def parse_ingest_stream_request(
+    body: bytes, tenant: str, now_us: int, limits: Limits
+) -> tuple[int, Batch]:
+    """Decode and validate one serialized sluice.v1.IngestStreamRequest: (its sequence, the
+    batch). Same checks and errors as parse_ingest_request. Releases the GIL while it works."""
 
 def parse_timestamp(text: str) -> int:
     """RFC 3339 / ISO 8601 date-time -> UTC microseconds since the epoch (no offset means UTC)."""

@@ -158,10 +158,10 @@ async def import_customers(
     lines: list[int] = []
     writing: asyncio.Future[None] | None = None
 
-    async def store(customers: list[Customer], lines: list[int]) -> None:
+    async def store(customers: list[Customer], line_numbers: list[int]) -> None:
         refused = await registry.put_many(tenant, customers)
         for index, conflict in refused.items():
-            report.reject(lines[index], str(conflict))
+            report.reject(line_numbers[index], str(conflict))
         report.imported += len(customers) - len(refused)
         progress(report)
 

@@ -22,6 +22,7 @@ __all__ = [
     "InvalidTimestamp",
     "PayloadTooLarge",
     "RateLimited",
+    "RequestTimeout",
     "SluiceError",
     "StoreUnavailable",
     "Unauthenticated",
@@ -40,6 +41,10 @@ class Unauthenticated(SluiceError):
 
 class UnsupportedMediaType(SluiceError):
     """The request's Content-Type is not JSON, or its Content-Encoding is not gzip/identity."""
+
+
+class RequestTimeout(SluiceError):
+    """The client did not send the whole request in time (a slow or stalled client)."""
 
 
 class InvalidEncoding(SluiceError):

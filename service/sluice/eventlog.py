@@ -1,13 +1,36 @@
-"""Reading and soft-deleting stored events (Vayu's read/delete surface, gRPC EventService)."""
+"""Reading, following and soft-deleting stored events (Vayu's read/delete surface, gRPC
+EventService)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+import base64
+import binascii
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 
+from sluice.errors import InvalidParameter
 from sluice.storage import EventQuery, Store, StoredEvent
 
 MAX_PAGE = 1000
+# How long a follower waits for a wake-up before it reads the log again anyway. Commits made
+# by this process wake followers at once; this bounds the delay only for events written by
+# another process on the same store (a second instance, the CLI).
+FOLLOW_POLL_SECONDS = 1.0
+
+
+def encode_cursor(after: tuple[int, int]) -> str:
+    """An opaque cursor for a (timestamp, offset) keyset position."""
+    return base64.urlsafe_b64encode(f"{after[0]}:{after[1]}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, int]:
+    try:
+        timestamp, offset = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).split(b":")
+        return int(timestamp), int(offset)
+    except (ValueError, binascii.Error) as exc:
+        raise InvalidParameter("cursor", "cursor is not one this API returned.") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,9 +41,17 @@ class EventPage:
 
 
 class EventLog:
-    def __init__(self, store: Store, clock_us: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock_us: Callable[[], int],
+        poll_seconds: float = FOLLOW_POLL_SECONDS,
+    ) -> None:
         self._store = store
         self._clock_us = clock_us
+        self.poll_seconds = poll_seconds
+        self._followers: dict[str, set[asyncio.Event]] = {}  # tenant -> one wake-up each
+        self._closed = False
 
     async def page(self, tenant: str, query: EventQuery) -> EventPage:
         # One extra row tells whether another page exists without a second query.
@@ -32,9 +63,67 @@ class EventLog:
         next_after = (last.timestamp, last.offset) if more and last is not None else None
         return EventPage(events, total, next_after)
 
-    async def by_id(self, tenant: str, id: str) -> StoredEvent | None:
-        found = await self._store.live_events_by_id(tenant, [id])
+    async def matching(
+        self, tenant: str, query: EventQuery, limit: int | None = None
+    ) -> AsyncIterator[StoredEvent]:
+        """Every live match after `query.after` (at most `limit`), read a page at a time."""
+        after = query.after
+        left = limit
+        while left is None or left > 0:
+            size = MAX_PAGE if left is None else min(MAX_PAGE, left)
+            events = await self._store.query_events(tenant, replace(query, after=after, limit=size))
+            for event in events:
+                yield event
+            if len(events) < size:
+                return
+            after = (events[-1].timestamp, events[-1].offset)
+            left = None if left is None else left - size
+
+    async def by_id(self, tenant: str, id: str, name: str | None = None) -> StoredEvent | None:
+        found = await self._store.live_events_by_id(tenant, [id], name)
         return found[0] if found else None
 
-    async def delete(self, tenant: str, ids: Sequence[str]) -> list[StoredEvent]:
-        return await self._store.delete_events_by_id(tenant, ids, self._clock_us())
+    async def delete(
+        self, tenant: str, ids: Sequence[str], name: str | None = None
+    ) -> list[StoredEvent]:
+        return await self._store.delete_events_by_id(tenant, ids, self._clock_us(), name)
+
+    async def follow(self, tenant: str, after_offset: int) -> AsyncIterator[StoredEvent]:
+        """The tenant's live events with an offset above after_offset, in offset order, then
+        each new one as it is committed. Ends only when the log is closed.
+
+        Relies on offsets being handed out in commit order (one writer at a time, as SQLite
+        has), so a reader that has seen offset N will never later find a new event below N.
+        """
+        woken = asyncio.Event()
+        self._followers.setdefault(tenant, set()).add(woken)
+        try:
+            while not self._closed:
+                # Cleared before the read: a commit landing during the read sets it again, so
+                # the wait below returns at once instead of sleeping past that commit.
+                woken.clear()
+                events = await self._store.read_log(tenant, after_offset, MAX_PAGE)
+                for event in events:
+                    after_offset = event.offset
+                    if event.deleted_at is None:
+                        yield event
+                if len(events) < MAX_PAGE:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(woken.wait(), self.poll_seconds)
+        finally:
+            followers = self._followers.get(tenant, set())
+            followers.discard(woken)
+            if not followers:
+                self._followers.pop(tenant, None)
+
+    def appended(self, tenant: str) -> None:
+        """A commit added events to the tenant's log: wake its followers."""
+        for woken in self._followers.get(tenant, ()):
+            woken.set()
+
+    def close(self) -> None:
+        """End every follow() (the server is stopping); each returns after its current read."""
+        self._closed = True
+        for followers in self._followers.values():
+            for woken in followers:
+                woken.set()

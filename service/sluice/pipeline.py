@@ -9,9 +9,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sluice import _core
-from sluice.errors import BatchRejected
+from sluice.admission import Overloaded, StoreAdmission
+from sluice.errors import BatchRejected, RateLimited, StoreUnavailable
 from sluice.eventlog import EventLog
 from sluice.keys import TOKEN_PREFIX, ApiKeys, Principal, bearer_token
+from sluice.metrics import Metrics
 from sluice.profiles import ProfileEvents, ProfileOutcome
 from sluice.ratelimit import Quota, RateLimiter
 from sluice.registry import CustomerRegistry
@@ -49,6 +51,9 @@ class Pipeline:
         self.index = _core.IdempotencyIndex()
         self.keys = ApiKeys(store, settings.key_cache_seconds)
         self.rate_limiter = RateLimiter()
+        self.metrics = Metrics()
+        store.observe_commits(self.metrics.record_commit)
+        self.admission = StoreAdmission(settings.store_queue_limit, settings.tenant_queue_share)
         self._clock_us = clock_us
         self.events = EventLog(store, clock_us)
         self.customers = CustomerRegistry(store, clock_us)
@@ -59,6 +64,11 @@ class Pipeline:
             settings.email_open_window_seconds,
         )
         self.access_tokens: AccessTokens | None = None  # set in start(): reads the data dir
+        # The last failed write, as (monotonic time it stops counting, message, retry_after):
+        # a store can answer reads while refusing writes (a full disk), so readiness asks both.
+        self._write_outage: tuple[float, str, int] | None = None
+        # Set on each failed write, so a health reporter can re-check at once (rpc/health.py).
+        self.write_failed = asyncio.Event()
 
     async def start(self) -> None:
         self.access_tokens = AccessTokens(
@@ -87,7 +97,11 @@ class Pipeline:
         limit = principal.rate_limit
         if limit is None:
             limit = self.settings.rate_limit
-        return principal.tenant, self.rate_limiter.admit(principal.key_id, limit)
+        try:
+            return principal.tenant, self.rate_limiter.admit(principal.key_id, limit)
+        except RateLimited:
+            self.metrics.rate_limited.inc()
+            raise
 
     async def login(self, api_key: str) -> str:
         """An access token for a live API key (Vayu's POST /login)."""
@@ -96,7 +110,12 @@ class Pipeline:
         return self.access_tokens.mint(principal.key_id, principal.tenant)
 
     async def ready(self) -> None:
+        """Raise StoreUnavailable while the store does not answer, or for `retry_after` seconds
+        after a write failed on it (until a write succeeds)."""
         await self.store.ping()
+        outage = self._write_outage
+        if outage is not None and time.monotonic() < outage[0]:
+            raise StoreUnavailable(f"the last write failed: {outage[1]}", outage[2])
 
     async def ingest_vayu(self, tenant: str, body: bytes) -> IngestResult:
         now = self._clock_us()
@@ -124,6 +143,15 @@ class Pipeline:
         batch = _core.parse_ingest_request(body, tenant, now, self.limits)
         return await self._ingest(tenant, "grpc", batch, now, detect_conflicts=True, key_field="id")
 
+    async def ingest_grpc_batch(self, tenant: str, body: bytes) -> tuple[int, IngestResult]:
+        """One IngestStream message: (the client's sequence for it, the result)."""
+        now = self._clock_us()
+        sequence, batch = _core.parse_ingest_stream_request(body, tenant, now, self.limits)
+        result = await self._ingest(
+            tenant, "grpc", batch, now, detect_conflicts=True, key_field="id"
+        )
+        return sequence, result
+
     async def ingest_enso(self, tenant: str, body: bytes) -> IngestResult:
         """Enso: each record's CustomerEntityId must be a customer of the tenant."""
         now = self._clock_us()
@@ -148,6 +176,7 @@ class Pipeline:
         batch = _core.parse_collect_batch(
             body, tenant, now, self.limits, ping_id, list(allowed) if allowed else None
         )
+        self._count_parsed("collect", batch.total, batch.rejected)
         invalid = [
             (i, field, message) for i, reason, field, message in batch.rejected if reason == INVALID
         ]
@@ -177,6 +206,8 @@ class Pipeline:
         """Store a batch's valid rows (or `rows`, a subset of them) and report every event."""
         rows = batch.events if rows is None else rows
         rejected = [*batch.rejected, *extra_rejected]
+        if not batch.dry_run:
+            self._count_parsed(source, batch.total, rejected)
         if batch.dry_run:
             # Validation only: the would-be accepted events are reported, nothing is claimed.
             return IngestResult(batch, [row[0] for row in rows], sorted(rejected))
@@ -207,8 +238,15 @@ class Pipeline:
             if state == _core.CLAIMED:
                 claimed.append(row[1])
 
+        try:
+            release_place = self.admission.reserve(tenant)
+        except Overloaded:
+            self.index.release(claimed)  # a refused request leaves no key claimed
+            raise
         outcome = asyncio.ensure_future(self.store.append(tenant, source, now, to_store))
-        outcome.add_done_callback(lambda done: self._settle(done, to_store, claimed))
+        # The place is held until the store answers, even if the client has gone.
+        outcome.add_done_callback(lambda _done: release_place())
+        outcome.add_done_callback(lambda done: self._settle(done, tenant, to_store, claimed))
         # shield: a client that disconnects must not cancel a commit already under way.
         offsets = await asyncio.shield(outcome)
 
@@ -218,7 +256,17 @@ class Pipeline:
                 duplicates.append(row)
             else:
                 accepted.append(row[0])
+        self.metrics.events.labels(source, "accepted").inc(len(accepted))
+        self.metrics.events.labels(source, "duplicate").inc(len(duplicates))
         return accepted, duplicates
+
+    def _count_parsed(
+        self, source: str, total: int, rejected: Sequence[tuple[int, str, str, str]]
+    ) -> None:
+        """Batch size and the events refused before the store (the store counts the rest)."""
+        self.metrics.batch_events.labels(source).observe(total)
+        for _index, reason, _field, _message in rejected:
+            self.metrics.events.labels(source, reason.lower()).inc()
 
     async def _commit_profile_rows(
         self, tenant: str, rows: Sequence[EventRow], now: int
@@ -228,14 +276,24 @@ class Pipeline:
     def _settle(
         self,
         done: asyncio.Future[list[int | None]],
+        tenant: str,
         stored: Sequence[EventRow],
         claimed: list[bytes],
     ) -> None:
-        """Confirm every key the store now holds; release our claims if the write failed."""
-        if done.cancelled() or done.exception() is not None:
+        """Confirm every key the store now holds and wake the tenant's log followers; release
+        our claims if the write failed."""
+        error = None if done.cancelled() else done.exception()
+        if done.cancelled() or error is not None:
             self.index.release(claimed)
-        else:
-            self.index.confirm([row[1] for row in stored])
+            if isinstance(error, StoreUnavailable):
+                until = time.monotonic() + error.retry_after
+                self._write_outage = (until, str(error), error.retry_after)
+                self.write_failed.set()
+            return
+        self.index.confirm([row[1] for row in stored])
+        self._write_outage = None
+        if any(offset is not None for offset in done.result()):
+            self.events.appended(tenant)
 
     async def _duplicate_reasons(
         self, tenant: str, duplicates: list[EventRow], detect_conflicts: bool, key_field: str

@@ -11,13 +11,16 @@ from collections.abc import Iterator
 
 import uvicorn
 
+from sluice import logs
 from sluice.pipeline import Pipeline
-from sluice.rpc.server import create_server, mark_serving
+from sluice.rpc.server import create_server, stop_server
 from sluice.settings import Settings
 from sluice.storage import open_store
 from sluice.web.app import create_app
+from sluice.web.deadlines import with_header_deadline
 
 BOOTSTRAP_TENANT = "default"
+MAX_HEADER_BYTES = 256 * 1024
 
 
 class _HttpServer(uvicorn.Server):
@@ -53,6 +56,7 @@ async def bootstrap_key(pipeline: Pipeline) -> str | None:
 
 
 async def serve(settings: Settings) -> None:
+    logs.configure(settings.log_level)
     pipeline = Pipeline(open_store(settings.store_url), settings)
     await pipeline.start()
     try:
@@ -61,15 +65,21 @@ async def serve(settings: Settings) -> None:
             print(f"sluice: created tenant '{BOOTSTRAP_TENANT}' with API key (shown once):")
             print(token, flush=True)
 
-        grpc_server, health_servicer = create_server(pipeline)
+        grpc_server, grpc_health = create_server(pipeline)
         grpc_port = grpc_server.add_insecure_port(f"{settings.host}:{settings.grpc_port}")
         await grpc_server.start()
-        await mark_serving(health_servicer, True)
+        await grpc_health.start()
 
         sock = _listen(settings.host, settings.http_port)
         http_port = sock.getsockname()[1]
         config = uvicorn.Config(
-            create_app(pipeline), log_level="warning", access_log=False, lifespan="on"
+            create_app(pipeline),
+            log_config=None,  # keep the JSON logging set up by logs.configure
+            access_log=False,  # Sluice writes its own access line (web.app), with request ids
+            lifespan="on",
+            http=with_header_deadline(settings.header_timeout_seconds),
+            # Large enough for our own 401 to answer an oversized Authorization header.
+            h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         )
         http_server = _HttpServer(config)
         loop = asyncio.get_running_loop()
@@ -81,8 +91,7 @@ async def serve(settings: Settings) -> None:
             # Returns after a signal: uvicorn stops accepting and drains in-flight requests.
             await http_server.serve(sockets=[sock])
         finally:
-            await mark_serving(health_servicer, False)
-            await grpc_server.stop(grace=5)
+            await stop_server(grpc_server, grpc_health, pipeline)
     finally:
         await pipeline.stop()
         print("sluice: stopped", file=sys.stderr, flush=True)

@@ -38,10 +38,23 @@ class Settings:
     max_events: int = 1000
     max_depth: int = 64
     max_future_seconds: int = 3600
+    log_level: str = "INFO"
+    # The gRPC transport refuses larger messages (RESOURCE_EXHAUSTED) before reading them in;
+    # below it, the core's own max_body_bytes check answers INVALID_ARGUMENT with details.
+    # 0: four times max_body_bytes (room for a client's own framing, never the 4 MiB default).
+    grpc_max_message_bytes: int = 0
+    # A request's headers must arrive within this many seconds, its body within the other.
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 30.0
     # How long a verified API key stays cached before it is looked up again (revocation lag).
     key_cache_seconds: float = 5.0
     # Requests per second per API key unless the key has its own limit; 0 = unlimited.
     rate_limit: int = 1000
+    # Requests that may wait on the store at once (admission.py); past it, 503 + Retry-After.
+    # Each holds at most one body (max_body_bytes) and its parsed events: ~0.6 MiB at worst.
+    store_queue_limit: int = 128
+    # The most of store_queue_limit one tenant may hold, so a flood leaves room for others.
+    tenant_queue_share: float = 0.5
     # Signs Vayu access tokens. Empty: a secret made once and kept in data_dir/jwt-secret.
     # Several instances behind one load balancer must share one configured secret.
     jwt_secret: str = ""
@@ -62,8 +75,18 @@ class Settings:
             max_body_bytes=int(_env("MAX_BODY_BYTES", str(cls.max_body_bytes))),
             max_events=int(_env("MAX_EVENTS", str(cls.max_events))),
             max_future_seconds=int(_env("MAX_FUTURE_SECONDS", str(cls.max_future_seconds))),
+            grpc_max_message_bytes=int(
+                _env("GRPC_MAX_MESSAGE_BYTES", str(cls.grpc_max_message_bytes))
+            ),
             jwt_secret=_env("JWT_SECRET", cls.jwt_secret),
+            log_level=_env("LOG_LEVEL", cls.log_level),
+            header_timeout_seconds=float(
+                _env("HEADER_TIMEOUT_SECONDS", str(cls.header_timeout_seconds))
+            ),
+            body_timeout_seconds=float(_env("BODY_TIMEOUT_SECONDS", str(cls.body_timeout_seconds))),
             rate_limit=int(_env("RATE_LIMIT", str(cls.rate_limit))),
+            store_queue_limit=int(_env("STORE_QUEUE_LIMIT", str(cls.store_queue_limit))),
+            tenant_queue_share=float(_env("TENANT_QUEUE_SHARE", str(cls.tenant_queue_share))),
             bot_user_agents=_env("BOT_USER_AGENTS", cls.bot_user_agents),
             email_open_window_seconds=int(
                 _env("EMAIL_OPEN_WINDOW_SECONDS", str(cls.email_open_window_seconds))
@@ -74,6 +97,11 @@ class Settings:
     @property
     def store_url(self) -> str:
         return self.store or f"sqlite:///{self.data_dir / 'sluice.db'}"
+
+    @property
+    def grpc_message_limit(self) -> int:
+        """The largest gRPC message the transport takes in or sends, in bytes."""
+        return self.grpc_max_message_bytes or 4 * self.max_body_bytes
 
     def limits(self) -> Limits:
         return Limits(

@@ -1,7 +1,8 @@
 """Strict RFC 8259 JSON (CONTRACTS §2) for documents the Rust core does not parse.
 
 Python's json module alone accepts NaN and Infinity, overflows `1e400` to inf, keeps the
-last of duplicate keys, and lets `"\\ud800"` through as a string no encoder can write.
+last of duplicate keys, reads numbers of any length, and lets `"\\ud800"` through as a
+string no encoder can write.
 """
 
 from __future__ import annotations
@@ -14,17 +15,30 @@ from typing import Any
 from sluice.errors import InvalidJson
 
 MAX_DEPTH = 64
+# As the core's parser (json.rs): longer literals would break readers downstream (Python
+# refuses integers over 4300 digits); integers within the bound stay exact.
+MAX_NUMBER_CHARS = 1000
 
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _bounded(text: str) -> str:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ValueError(f"number is longer than {MAX_NUMBER_CHARS} characters")
+    return text
+
+
 def _finite(text: str) -> float:
-    number = float(text)
+    number = float(_bounded(text))
     if not math.isfinite(number):
-        raise ValueError(f"the number {text} is out of range")
+        raise ValueError("number is out of range for a 64-bit float")
     return number
+
+
+def _integer(text: str) -> int:
+    return int(_bounded(text))
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -36,7 +50,10 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 _DECODER = json.JSONDecoder(
-    parse_float=_finite, parse_constant=_no_constant, object_pairs_hook=_unique_keys
+    parse_float=_finite,
+    parse_int=_integer,
+    parse_constant=_no_constant,
+    object_pairs_hook=_unique_keys,
 )
 
 

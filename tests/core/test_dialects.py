@@ -90,10 +90,14 @@ def test_enso_rejections_and_derived_ids() -> None:
         "CustomerEntityId is required.",
         "metadata must be an object.",
     ]
-    # 1e400 overflows a double: invalid, not infinity.
-    overflow = b'{"events":[{"CustomerEntityId":"c","metric":"m","value":1e400}]}'
+    # A 400-digit integer is valid JSON but overflows a double: invalid, not infinity.
+    huge = b"1" + b"0" * 400
+    overflow = b'{"events":[{"CustomerEntityId":"c","metric":"m","value":' + huge + b"}]}"
     rejected = core.parse_enso_batch(overflow, "t", NOW, core.Limits()).rejected
     assert rejected == [(0, core.INVALID, "value", "value must be a finite number.")]
+    # An overflowing float literal is refused by the parser, for the whole request.
+    with pytest.raises(core.InvalidJson):
+        core.parse_enso_batch(overflow.replace(huge, b"1e400"), "t", NOW, core.Limits())
 
 
 @pytest.mark.parametrize("events", [None, {}, [], "x"])

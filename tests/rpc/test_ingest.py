@@ -70,7 +70,7 @@ def test_dry_run_stores_nothing(server, channel) -> None:
 
 def test_health_serves_without_a_key(channel) -> None:
     stub = health_pb2_grpc.HealthStub(channel)
-    for service in ("", "sluice.v1.IngestService"):
+    for service in ("", "sluice.v1.IngestService", "sluice.v1.EventService"):
         reply = stub.Check(health_pb2.HealthCheckRequest(service=service))
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
@@ -81,4 +81,9 @@ def test_reflection_lists_the_services(channel) -> None:
         iter([reflection_pb2.ServerReflectionRequest(list_services="")])
     )
     names = {s.name for s in next(iter(responses)).list_services_response.service}
-    assert {"sluice.v1.IngestService", "grpc.health.v1.Health"} <= names
+    assert {"sluice.v1.IngestService", "sluice.v1.EventService", "grpc.health.v1.Health"} <= names
+    # ... and describes them, so grpcurl can call them without the .proto files.
+    for symbol in ("sluice.v1.IngestService", "sluice.v1.EventService"):
+        request = reflection_pb2.ServerReflectionRequest(file_containing_symbol=symbol)
+        reply = next(iter(stub.ServerReflectionInfo(iter([request]))))
+        assert reply.file_descriptor_response.file_descriptor_proto, symbol

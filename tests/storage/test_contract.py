@@ -59,6 +59,16 @@ async def test_a_stored_event_keeps_every_field(store: Store) -> None:
     assert await store.get_event("globex", "api_call", "full") is None
 
 
+async def test_id_lookups_and_deletes_can_be_narrowed_to_one_name(store: Store) -> None:
+    await store.append("acme", "vayu", 1, [event_row(0, "r"), event_row(1, "r", name="other")])
+    assert [e.name for e in await store.live_events_by_id("acme", ["r"])] == ["api_call"]
+    assert [e.name for e in await store.live_events_by_id("acme", ["r"], "other")] == ["other"]
+    deleted = await store.delete_events_by_id("acme", ["r"], 5, "other")
+    assert [(e.name, e.deleted_at) for e in deleted] == [("other", 5)]
+    assert await store.live_events_by_id("acme", ["r"], "other") == []
+    assert [e.name for e in await store.live_events_by_id("acme", ["r"])] == ["api_call"]
+
+
 async def test_racing_appends_store_each_key_once(store: Store) -> None:
     results = await asyncio.gather(
         *(store.append("acme", "vayu", 1, [event_row(0, "same")]) for _ in range(16))

@@ -150,8 +150,22 @@ def test_invalid_customers_are_400_naming_the_field(
 
 
 def test_bodies_must_be_strict_json_objects(client: TestClient) -> None:  # type: ignore[type-arg]
-    for raw in [b"{", b"[1]", b'{"attributes": {"n": NaN}}', b'{"email": null, "email": null}']:
+    for raw in [
+        b"{",
+        b"[1]",
+        b'{"attributes": {"n": NaN}}',
+        b'{"attributes": {"n": 1e999}}',
+        b'{"attributes": {"n": ' + b"1" * 1001 + b"}}",  # the core's bound on number literals
+        b'{"email": null, "email": null}',
+        b'{"aliases": ["\\ud800"]}',  # an unpaired surrogate: no encoder can write it back
+        b'{"attributes": ' + b'{"a": ' * 64 + b"1" + b"}" * 64 + b"}",  # 65 levels deep
+        b'{"id": "c"} {}',
+        b"\xff{}",
+    ]:
         error_of(put(client, "c", raw), 400, "invalid_json")
+    deepest = b'{"attributes": ' + b'{"a": ' * 63 + b"1" + b"}" * 63 + b"}"
+    assert put(client, "deep", deepest).status_code == 201
+    assert client.delete("/v1/customers/deep").status_code == 204
     big = {"attributes": {"blob": "x" * 262_144}}
     error_of(put(client, "c", big), 413, "request_too_large")
     response = client.put("/v1/customers/c", content=b"{}", headers={"Content-Type": "text/plain"})

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import contextvars
-import math
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import grpc
 
-from sluice.errors import RateLimited, StoreUnavailable, Unauthenticated
 from sluice.pipeline import Pipeline
+from sluice.rpc.status import Refusal, refusal_for
 
 # The authenticated tenant of the call being served; set around the handler by BearerAuth.
 current_tenant: contextvars.ContextVar[str] = contextvars.ContextVar("sluice_tenant")
@@ -19,32 +18,54 @@ _PROTECTED_PREFIX = "/sluice.v1."
 
 # Subscripted only for the type checker: grpc's runtime classes are not generic.
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
+
+# (request_streaming, response_streaming) -> the handler's behaviour attribute and factory.
+_KINDS: dict[tuple[bool, bool], tuple[str, Callable[..., Handler]]] = {
+    (False, False): ("unary_unary", grpc.unary_unary_rpc_method_handler),
+    (False, True): ("unary_stream", grpc.unary_stream_rpc_method_handler),
+    (True, False): ("stream_unary", grpc.stream_unary_rpc_method_handler),
+    (True, True): ("stream_stream", grpc.stream_stream_rpc_method_handler),
+}
 
 
-def _refusal(
-    code: grpc.StatusCode, details: str, trailers: tuple[tuple[str, str], ...] = ()
-) -> Handler:
-    async def refuse(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-        await context.abort(code, details, trailing_metadata=trailers)
+def _kind(handler: Handler) -> tuple[str, Callable[..., Handler]]:
+    return _KINDS[(handler.request_streaming, handler.response_streaming)]
 
-    return grpc.unary_unary_rpc_method_handler(refuse)
+
+def _replaced(handler: Handler, behavior: Callable[..., Any]) -> Handler:
+    """A handler of the same kind and (de)serializers as `handler`, running `behavior`."""
+    return _kind(handler)[1](
+        behavior,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+def _refusing(handler: Handler, refusal: Refusal) -> Handler:
+    async def refuse(request: Any, context: Context) -> None:
+        await refusal.abort(context)
+
+    return _replaced(handler, refuse)
 
 
 def _with_tenant(handler: Handler, tenant: str) -> Handler:
     """The same handler, run with current_tenant set."""
-    if handler.unary_unary is not None:
-        inner: Callable[..., Awaitable[Any]] = handler.unary_unary
+    inner: Callable[..., Any] = getattr(handler, _kind(handler)[0])
+    if handler.response_streaming:
 
-        async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        async def streaming(request: Any, context: Context) -> AsyncIterator[Any]:
             current_tenant.set(tenant)
-            return await inner(request, context)
+            async for response in inner(request, context):
+                yield response
 
-        return grpc.unary_unary_rpc_method_handler(
-            unary,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
-    raise NotImplementedError("only unary-unary sluice.v1 methods are served so far")
+        return _replaced(handler, streaming)
+
+    async def unary(request: Any, context: Context) -> Any:
+        current_tenant.set(tenant)
+        return await inner(request, context)
+
+    return _replaced(handler, unary)
 
 
 if TYPE_CHECKING:
@@ -64,24 +85,21 @@ class BearerAuth(_Interceptor):
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> Handler:
-        if not handler_call_details.method.startswith(_PROTECTED_PREFIX):
-            return await continuation(handler_call_details)
+        handler = await continuation(handler_call_details)
+        if handler is None or not handler_call_details.method.startswith(_PROTECTED_PREFIX):
+            return handler
         authorization = None
         for key, value in handler_call_details.invocation_metadata or ():
             if key == "authorization":
                 authorization = value if isinstance(value, str) else None
                 break
         try:
+            # Unauthenticated, RateLimited (RESOURCE_EXHAUSTED with the delay) or
+            # StoreUnavailable end the call here, before any request message is read.
             tenant, _quota = await self._pipeline.admit(authorization)
-        except Unauthenticated as exc:
-            return _refusal(grpc.StatusCode.UNAUTHENTICATED, str(exc))
-        except RateLimited as exc:
-            # The delay in whole milliseconds, for clients that back off on their own.
-            delay = (("retry-after-ms", str(max(1, math.ceil(exc.retry_after * 1000)))),)
-            return _refusal(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc), delay)
-        except StoreUnavailable as exc:
-            return _refusal(grpc.StatusCode.UNAVAILABLE, str(exc))
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler
+        except Exception as exc:
+            refusal = refusal_for(exc)
+            if refusal is None:
+                raise
+            return _refusing(handler, refusal)
         return _with_tenant(handler, tenant)

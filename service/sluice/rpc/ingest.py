@@ -1,15 +1,16 @@
 """sluice.v1.IngestService: the request's bytes go straight to the Rust core (no Python protobuf
-objects per event); only the small response is built with the generated classes."""
+objects per event); only the small responses are built with the generated classes."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 
-from sluice.errors import CoreError, StoreUnavailable
-from sluice.pipeline import CONFLICT, DUPLICATE, INVALID, Pipeline
-from sluice.rpc.auth import current_tenant
+from sluice.pipeline import CONFLICT, DUPLICATE, INVALID, IngestResult, Pipeline
+from sluice.rpc.auth import Context, current_tenant
+from sluice.rpc.status import abort_for
 from sluice.v1 import ingest_pb2
 
 SERVICE_NAME = "sluice.v1.IngestService"
@@ -21,24 +22,37 @@ _REASONS = {
 }
 
 
+def _rejections(result: IngestResult) -> list[ingest_pb2.Rejection]:
+    return [
+        ingest_pb2.Rejection(index=index, reason=_REASONS[reason], message=message)
+        for index, reason, _field, message in result.rejected
+    ]
+
+
 def handler(pipeline: Pipeline) -> grpc.GenericRpcHandler[Any, Any]:
-    async def ingest(
-        request: bytes, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> ingest_pb2.IngestResponse:
+    async def ingest(request: bytes, context: Context) -> ingest_pb2.IngestResponse:
         try:
             result = await pipeline.ingest_grpc(current_tenant.get(), request)
-        except CoreError as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        except StoreUnavailable as exc:
-            context.set_trailing_metadata((("retry-after", str(exc.retry_after)),))
-            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        except Exception as exc:
+            await abort_for(exc, context)
         return ingest_pb2.IngestResponse(
-            accepted=len(result.accepted),
-            rejected=[
-                ingest_pb2.Rejection(index=index, reason=_REASONS[reason], message=message)
-                for index, reason, _field, message in result.rejected
-            ],
+            accepted=len(result.accepted), rejected=_rejections(result)
         )
+
+    async def ingest_stream(
+        requests: AsyncIterator[bytes], context: Context
+    ) -> AsyncIterator[ingest_pb2.IngestStreamResponse]:
+        tenant = current_tenant.get()
+        # One batch at a time: the next message is read only once this one is committed and
+        # its ack written, so unread batches wait in the client (HTTP/2 flow control), not here.
+        async for request in requests:
+            try:
+                sequence, result = await pipeline.ingest_grpc_batch(tenant, request)
+            except Exception as exc:
+                await abort_for(exc, context)
+            yield ingest_pb2.IngestStreamResponse(
+                sequence=sequence, accepted=len(result.accepted), rejected=_rejections(result)
+            )
 
     return grpc.method_handlers_generic_handler(
         SERVICE_NAME,
@@ -47,6 +61,11 @@ def handler(pipeline: Pipeline) -> grpc.GenericRpcHandler[Any, Any]:
                 ingest,
                 request_deserializer=None,  # raw bytes: the Rust core decodes them
                 response_serializer=ingest_pb2.IngestResponse.SerializeToString,
-            )
+            ),
+            "IngestStream": grpc.stream_stream_rpc_method_handler(
+                ingest_stream,
+                request_deserializer=None,  # raw bytes: the Rust core decodes them
+                response_serializer=ingest_pb2.IngestStreamResponse.SerializeToString,
+            ),
         },
     )

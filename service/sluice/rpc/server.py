@@ -4,45 +4,44 @@ from __future__ import annotations
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]  # stubs lack it
 from grpc_reflection.v1alpha import reflection
 
 from sluice.pipeline import Pipeline
-from sluice.rpc import ingest
+from sluice.rpc import events, ingest
 from sluice.rpc.auth import BearerAuth
-from sluice.v1 import ingest_pb2
+from sluice.rpc.health import StoreHealth
 
-# The transport refuses messages beyond this many times the body limit outright
-# (RESOURCE_EXHAUSTED); below it, the core's own size check answers INVALID_ARGUMENT.
-TRANSPORT_LIMIT_FACTOR = 4
+SERVICES = (ingest.SERVICE_NAME, events.SERVICE_NAME)
 
 
-def create_server(pipeline: Pipeline) -> tuple[grpc.aio.Server, health_aio.HealthServicer]:
-    limit = pipeline.limits.max_body_bytes * TRANSPORT_LIMIT_FACTOR
+def create_server(pipeline: Pipeline) -> tuple[grpc.aio.Server, StoreHealth]:
+    """The server with every service added; start it, then `await health.start()`."""
+    # Set deliberately (Settings.grpc_max_message_bytes), never grpc's 4 MiB default: larger
+    # messages are refused by the transport before they are read into memory.
+    limit = pipeline.settings.grpc_message_limit
     server = grpc.aio.server(
         interceptors=[BearerAuth(pipeline)],
         options=[
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", limit),
+            ("grpc.http2.bdp_probe", 0),
+            ("grpc.http2.lookahead_bytes", limit),
         ],
     )
-    server.add_generic_rpc_handlers((ingest.handler(pipeline),))
-    health_servicer = health_aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    services = (
-        ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name,
+    server.add_generic_rpc_handlers((ingest.handler(pipeline), events.handler(pipeline)))
+    health = StoreHealth(pipeline, SERVICES)
+    health_pb2_grpc.add_HealthServicer_to_server(health.servicer, server)
+    reflected = (
+        *SERVICES,
         health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
         reflection.SERVICE_NAME,
     )
-    reflection.enable_server_reflection(services, server)
-    return server, health_servicer
+    reflection.enable_server_reflection(reflected, server)
+    return server, health
 
 
-async def mark_serving(health_servicer: health_aio.HealthServicer, serving: bool) -> None:
-    status = (
-        health_pb2.HealthCheckResponse.SERVING
-        if serving
-        else health_pb2.HealthCheckResponse.NOT_SERVING
-    )
-    for service in ("", ingest.SERVICE_NAME):
-        await health_servicer.set(service, status)
+async def stop_server(server: grpc.aio.Server, health: StoreHealth, pipeline: Pipeline) -> None:
+    """NOT_SERVING, end the log tails (they would never finish), then drain the rest."""
+    await health.stop()
+    pipeline.events.close()
+    await server.stop(grace=5)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +67,9 @@ class ApiKeyRecord:
 class Store(abc.ABC):
     """What the pipeline needs from durable storage. Every method may raise StoreUnavailable."""
 
+    def observe_commits(self, observer: Callable[[int, float], None]) -> None:  # noqa: B027
+        """Have `observer(rows, seconds)` called after each commit (a store may not report)."""
+
     @abc.abstractmethod
     async def open(self) -> None:
         """Connect, apply migrations, assert durability settings."""
@@ -107,14 +110,18 @@ class Store(abc.ABC):
         """How many live events match the query's filters (its cursor and limit are ignored)."""
 
     @abc.abstractmethod
-    async def live_events_by_id(self, tenant: str, ids: Sequence[str]) -> list[StoredEvent]:
-        """For each id, the first stored live event with that id (any name), in offset order."""
+    async def live_events_by_id(
+        self, tenant: str, ids: Sequence[str], name: str | None = None
+    ) -> list[StoredEvent]:
+        """For each id, the first stored live event with that id (of any name, or of `name`),
+        in offset order."""
 
     @abc.abstractmethod
     async def delete_events_by_id(
-        self, tenant: str, ids: Sequence[str], now_us: int
+        self, tenant: str, ids: Sequence[str], now_us: int, name: str | None = None
     ) -> list[StoredEvent]:
-        """Soft-delete, atomically, the first stored live event of each id; return them deleted.
+        """Soft-delete, atomically, the first stored live event of each id (of any name, or of
+        `name`); return them deleted.
 
         A deleted event leaves every read but keeps its (name, id) taken.
         """

@@ -145,6 +145,7 @@ class _Append:
     rows: Sequence[EventRow]
     future: asyncio.Future[list[int | None]]
     loop: asyncio.AbstractEventLoop
+    queued_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -152,6 +153,7 @@ class _Call:
     fn: Callable[[sqlite3.Connection], Any]
     future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
+    queued_at: float = field(default_factory=time.monotonic)
 
 
 # Queued to stop the writer thread after everything queued before it.
@@ -164,10 +166,16 @@ class GroupCommitter:
     written together in the next transaction, so N concurrent requests cost one fsync."""
 
     open_connection: Callable[[], sqlite3.Connection]
+    # How long a job may wait for a lock held by another connection, counted from when it was
+    # queued: jobs queued behind a group that waits on a lock get only what is left of it.
+    busy_timeout_ms: int = 2000
     _jobs: queue.SimpleQueue[_Append | _Call] = field(default_factory=queue.SimpleQueue)
     _thread: threading.Thread | None = None
     _conn: sqlite3.Connection | None = None
+    _conn_busy_timeout_ms: int = 0  # the busy_timeout in force on _conn
     commits: int = 0  # transactions committed (observability and tests)
+    # Told (rows, seconds) after every group commit: metrics.
+    observer: Callable[[int, float], None] | None = None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="sluice-group-commit", daemon=True)
@@ -223,12 +231,22 @@ class GroupCommitter:
             self._conn.close()
             self._conn = None
 
-    def _connection(self) -> sqlite3.Connection:
+    def _connection(self, queued_at: float) -> sqlite3.Connection:
+        """The write connection, waiting for locks no longer than what is left of the job's
+        busy_timeout_ms (at least one try)."""
         if self._conn is None:
             self._conn = self.open_connection()
+            self._conn_busy_timeout_ms = self.busy_timeout_ms
+        waited_ms = int((time.monotonic() - queued_at) * 1000)
+        left_ms = max(0, self.busy_timeout_ms - waited_ms)
+        if left_ms != self._conn_busy_timeout_ms:
+            self._conn.execute(f"PRAGMA busy_timeout = {left_ms}")
+            self._conn_busy_timeout_ms = left_ms
         return self._conn
 
     def _rollback(self) -> None:
+        """End a failed transaction so the next job starts clean (after a full disk or an I/O
+        error SQLite may or may not have rolled back by itself)."""
         conn = self._conn
         if conn is None:
             return
@@ -237,17 +255,21 @@ class GroupCommitter:
                 conn.execute("ROLLBACK")
         except sqlite3.Error:
             # The connection is in an unknown state: drop it and reconnect on the next job.
-            conn.close()
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
             self._conn = None
 
     def _commit_group(self, group: list[_Append]) -> None:
         try:
-            conn = self._connection()
+            conn = self._connection(group[0].queued_at)
+            started = time.perf_counter()
             conn.execute("BEGIN IMMEDIATE")
             cursor = conn.cursor()
             results = [_insert_rows(cursor, job) for job in group]
             conn.execute("COMMIT")
             self.commits += 1
+            if self.observer is not None:
+                self.observer(sum(len(job.rows) for job in group), time.perf_counter() - started)
         except sqlite3.Error as exc:
             self._rollback()
             error = _unavailable(exc)
@@ -264,7 +286,7 @@ class GroupCommitter:
 
     def _run_call(self, call: _Call) -> None:
         try:
-            conn = self._connection()
+            conn = self._connection(call.queued_at)
             conn.execute("BEGIN IMMEDIATE")
             result = call.fn(conn)
             conn.execute("COMMIT")
@@ -355,19 +377,22 @@ def _filters(tenant: str, query: EventQuery) -> tuple[str, list[Any]]:
 
 
 def _first_live_by_id(
-    conn: sqlite3.Connection, tenant: str, ids: Sequence[str]
+    conn: sqlite3.Connection, tenant: str, ids: Sequence[str], name: str | None = None
 ) -> list[StoredEvent]:
-    """The first stored live event for each id: refs are unique per name, not across names."""
+    """The first stored live event for each id (of `name` when given): refs are unique per
+    name, not across names."""
     found: dict[str, StoredEvent] = {}
     unique = list(dict.fromkeys(ids))
+    named = "" if name is None else "AND name = ? "
     for start in range(0, len(unique), 500):  # stay under SQLite's bound-parameter limit
         chunk = unique[start : start + 500]
         marks = ",".join("?" * len(chunk))
         sql = (
             f"SELECT {_EVENT_COLUMNS} FROM events WHERE tenant = ? AND deleted_at IS NULL "
-            f"AND id IN ({marks}) ORDER BY log_offset"
+            f"{named}AND id IN ({marks}) ORDER BY log_offset"
         )
-        for row in conn.execute(sql, [tenant, *chunk]):
+        params = [tenant, *([] if name is None else [name]), *chunk]
+        for row in conn.execute(sql, params):
             event = _event(row)
             found.setdefault(event.id, event)
     return sorted(found.values(), key=lambda event: event.offset)
@@ -379,7 +404,9 @@ class SqliteStore(Store):
     def __init__(self, path: str | Path, busy_timeout_ms: int = 2000) -> None:
         self.path = Path(path)
         self._busy_timeout_ms = busy_timeout_ms
-        self._writer = GroupCommitter(lambda: connect(self.path, self._busy_timeout_ms))
+        self._writer = GroupCommitter(
+            lambda: connect(self.path, self._busy_timeout_ms), busy_timeout_ms
+        )
         self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sluice-sqlite-read")
         self._local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
@@ -416,8 +443,14 @@ class SqliteStore(Store):
 
         return await asyncio.get_running_loop().run_in_executor(self._readers, run)
 
+    def observe_commits(self, observer: Callable[[int, float], None]) -> None:
+        self._writer.observer = observer
+
     async def ping(self) -> None:
+        """Readable, and writable now: a write lock held elsewhere (which readers in WAL mode
+        do not notice) fails the ping within the busy timeout."""
         await self._read(lambda conn: conn.execute("SELECT count(*) FROM tenants").fetchone())
+        await self._writer.call(lambda conn: None)  # BEGIN IMMEDIATE; COMMIT of nothing
 
     async def append(
         self, tenant: str, source: str, received_at: int, rows: Sequence[EventRow]
@@ -465,14 +498,16 @@ class SqliteStore(Store):
         count: int = await self._read(lambda conn: conn.execute(sql, params).fetchone()[0])
         return count
 
-    async def live_events_by_id(self, tenant: str, ids: Sequence[str]) -> list[StoredEvent]:
-        return await self._read(lambda conn: _first_live_by_id(conn, tenant, ids))
+    async def live_events_by_id(
+        self, tenant: str, ids: Sequence[str], name: str | None = None
+    ) -> list[StoredEvent]:
+        return await self._read(lambda conn: _first_live_by_id(conn, tenant, ids, name))
 
     async def delete_events_by_id(
-        self, tenant: str, ids: Sequence[str], now_us: int
+        self, tenant: str, ids: Sequence[str], now_us: int, name: str | None = None
     ) -> list[StoredEvent]:
         def delete(conn: sqlite3.Connection) -> list[StoredEvent]:
-            found = _first_live_by_id(conn, tenant, ids)
+            found = _first_live_by_id(conn, tenant, ids, name)
             conn.executemany(
                 "UPDATE events SET deleted_at = ? WHERE log_offset = ?",
                 [(now_us, event.offset) for event in found],

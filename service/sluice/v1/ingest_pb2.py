@@ -26,15 +26,15 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16sluice/v1/ingest.proto\x12\tsluice.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaa\x01\n\x05\x45vent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12-\n\ttimestamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\x05value\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12%\n\x04\x64\x61ta\x18\x06 \x01(\x0b\x32\x17.google.protobuf.StructB\x08\n\x06_value\"B\n\rIngestRequest\x12 \n\x06\x65vents\x18\x01 \x03(\x0b\x32\x10.sluice.v1.Event\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"T\n\tRejection\x12\r\n\x05index\x18\x01 \x01(\r\x12\'\n\x06reason\x18\x02 \x01(\x0e\x32\x17.sluice.v1.RejectReason\x12\x0f\n\x07message\x18\x03 \x01(\t\"J\n\x0eIngestResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\r\x12&\n\x08rejected\x18\x02 \x03(\x0b\x32\x14.sluice.v1.Rejection*\x81\x01\n\x0cRejectReason\x12\x1d\n\x19REJECT_REASON_UNSPECIFIED\x10\x00\x12\x19\n\x15REJECT_REASON_INVALID\x10\x01\x12\x1b\n\x17REJECT_REASON_DUPLICATE\x10\x02\x12\x1a\n\x16REJECT_REASON_CONFLICT\x10\x03\x32N\n\rIngestService\x12=\n\x06Ingest\x12\x18.sluice.v1.IngestRequest\x1a\x19.sluice.v1.IngestResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16sluice/v1/ingest.proto\x12\tsluice.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaa\x01\n\x05\x45vent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12-\n\ttimestamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\x05value\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12%\n\x04\x64\x61ta\x18\x06 \x01(\x0b\x32\x17.google.protobuf.StructB\x08\n\x06_value\"B\n\rIngestRequest\x12 \n\x06\x65vents\x18\x01 \x03(\x0b\x32\x10.sluice.v1.Event\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"T\n\tRejection\x12\r\n\x05index\x18\x01 \x01(\r\x12\'\n\x06reason\x18\x02 \x01(\x0e\x32\x17.sluice.v1.RejectReason\x12\x0f\n\x07message\x18\x03 \x01(\t\"J\n\x0eIngestResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\r\x12&\n\x08rejected\x18\x02 \x03(\x0b\x32\x14.sluice.v1.Rejection\"Z\n\x13IngestStreamRequest\x12 \n\x06\x65vents\x18\x01 \x03(\x0b\x32\x10.sluice.v1.Event\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\x12\x10\n\x08sequence\x18\x03 \x01(\x04\"b\n\x14IngestStreamResponse\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\r\x12&\n\x08rejected\x18\x03 \x03(\x0b\x32\x14.sluice.v1.Rejection*\x81\x01\n\x0cRejectReason\x12\x1d\n\x19REJECT_REASON_UNSPECIFIED\x10\x00\x12\x19\n\x15REJECT_REASON_INVALID\x10\x01\x12\x1b\n\x17REJECT_REASON_DUPLICATE\x10\x02\x12\x1a\n\x16REJECT_REASON_CONFLICT\x10\x03\x32\xa3\x01\n\rIngestService\x12=\n\x06Ingest\x12\x18.sluice.v1.IngestRequest\x1a\x19.sluice.v1.IngestResponse\x12S\n\x0cIngestStream\x12\x1e.sluice.v1.IngestStreamRequest\x1a\x1f.sluice.v1.IngestStreamResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sluice.v1.ingest_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REJECTREASON']._serialized_start=504
-  _globals['_REJECTREASON']._serialized_end=633
+  _globals['_REJECTREASON']._serialized_start=696
+  _globals['_REJECTREASON']._serialized_end=825
   _globals['_EVENT']._serialized_start=101
   _globals['_EVENT']._serialized_end=271
   _globals['_INGESTREQUEST']._serialized_start=273
@@ -43,6 +43,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REJECTION']._serialized_end=425
   _globals['_INGESTRESPONSE']._serialized_start=427
   _globals['_INGESTRESPONSE']._serialized_end=501
-  _globals['_INGESTSERVICE']._serialized_start=635
-  _globals['_INGESTSERVICE']._serialized_end=713
+  _globals['_INGESTSTREAMREQUEST']._serialized_start=503
+  _globals['_INGESTSTREAMREQUEST']._serialized_end=593
+  _globals['_INGESTSTREAMRESPONSE']._serialized_start=595
+  _globals['_INGESTSTREAMRESPONSE']._serialized_end=693
+  _globals['_INGESTSERVICE']._serialized_start=828
+  _globals['_INGESTSERVICE']._serialized_end=991
 # @@protoc_insertion_point(module_scope)

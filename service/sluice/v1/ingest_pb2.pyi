@@ -63,3 +63,23 @@ class IngestResponse(_message.Message):
     accepted: int
     rejected: _containers.RepeatedCompositeFieldContainer[Rejection]
     def __init__(self, accepted: _Optional[int] = ..., rejected: _Optional[_Iterable[_Union[Rejection, _Mapping]]] = ...) -> None: ...
+
+class IngestStreamRequest(_message.Message):
+    __slots__ = ("events", "dry_run", "sequence")
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[Event]
+    dry_run: bool
+    sequence: int
+    def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., dry_run: _Optional[bool] = ..., sequence: _Optional[int] = ...) -> None: ...
+
+class IngestStreamResponse(_message.Message):
+    __slots__ = ("sequence", "accepted", "rejected")
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
+    accepted: int
+    rejected: _containers.RepeatedCompositeFieldContainer[Rejection]
+    def __init__(self, sequence: _Optional[int] = ..., accepted: _Optional[int] = ..., rejected: _Optional[_Iterable[_Union[Rejection, _Mapping]]] = ...) -> None: ...

@@ -39,6 +39,11 @@ class IngestServiceStub:
                 request_serializer=sluice_dot_v1_dot_ingest__pb2.IngestRequest.SerializeToString,
                 response_deserializer=sluice_dot_v1_dot_ingest__pb2.IngestResponse.FromString,
                 _registered_method=True)
+        self.IngestStream = channel.stream_stream(
+                '/sluice.v1.IngestService/IngestStream',
+                request_serializer=sluice_dot_v1_dot_ingest__pb2.IngestStreamRequest.SerializeToString,
+                response_deserializer=sluice_dot_v1_dot_ingest__pb2.IngestStreamResponse.FromString,
+                _registered_method=True)
 
 
 class IngestServiceServicer:
@@ -51,6 +56,17 @@ class IngestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def IngestStream(self, request_iterator, context):
+        """For high-rate producers: one ack per batch, in order. The server reads the next batch only
+        after the previous one is committed, so a slow store slows the producer (HTTP/2 flow
+        control) instead of queueing batches in memory. A bad batch (INVALID_ARGUMENT) or a store
+        outage (UNAVAILABLE) ends the stream: every acked batch is stored, the first unacked one
+        is not, and nothing after it was read. Resending the unacked batches is safe (same ids).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -58,6 +74,11 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.Ingest,
                     request_deserializer=sluice_dot_v1_dot_ingest__pb2.IngestRequest.FromString,
                     response_serializer=sluice_dot_v1_dot_ingest__pb2.IngestResponse.SerializeToString,
+            ),
+            'IngestStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.IngestStream,
+                    request_deserializer=sluice_dot_v1_dot_ingest__pb2.IngestStreamRequest.FromString,
+                    response_serializer=sluice_dot_v1_dot_ingest__pb2.IngestStreamResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -87,6 +108,33 @@ class IngestService:
             '/sluice.v1.IngestService/Ingest',
             sluice_dot_v1_dot_ingest__pb2.IngestRequest.SerializeToString,
             sluice_dot_v1_dot_ingest__pb2.IngestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IngestStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/sluice.v1.IngestService/IngestStream',
+            sluice_dot_v1_dot_ingest__pb2.IngestStreamRequest.SerializeToString,
+            sluice_dot_v1_dot_ingest__pb2.IngestStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,

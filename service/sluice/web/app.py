@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
@@ -10,13 +11,15 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.openapi import OpenAPIConfig
 from litestar.types import Message, Scope
 
-from sluice import __version__
+from sluice import __version__, logs
 from sluice.errors import StoreUnavailable
+from sluice.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from sluice.pipeline import Pipeline
 from sluice.web import collect, customers, enso, profiles, vayu
 from sluice.web.auth import add_rate_limit_headers
 
 _MAX_REQUEST_ID = 128
+_access_log = logging.getLogger("sluice.access")
 
 
 @get("/healthz", operation_id="healthz", include_in_schema=True)
@@ -38,6 +41,38 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
             headers={"Retry-After": "1"},
         )
     return Response({"status": "ready"})
+
+
+@get("/metrics", operation_id="metrics", include_in_schema=False)
+async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Prometheus text format; like the health probes it needs no key (scrape it internally)."""
+    pipeline: Pipeline = request.app.state.pipeline
+    return Response(pipeline.metrics.render(), media_type=METRICS_CONTENT_TYPE)
+
+
+async def _count_response(message: Message, scope: Scope) -> None:
+    """Metrics and one access-log line per response (method, route, status; no headers)."""
+    if message["type"] != "http.response.start":
+        return
+    handler = scope.get("route_handler")
+    route = handler.handler_name if handler is not None else "unmatched"
+    pipeline: Pipeline = scope["litestar_app"].state.pipeline
+    pipeline.metrics.requests.labels("http", route, str(message["status"])).inc()
+    _access_log.info(
+        "request",
+        extra={
+            "method": scope.get("method"),
+            "path": scope.get("path"),
+            "route": route,
+            "status": message["status"],
+            "request_id": _request_id(scope),
+        },
+    )
+
+
+def _bind_request_id(request: Request[Any, Any, Any]) -> None:
+    """Every log line written while this request is served carries its id."""
+    logs.request_id.set(_request_id(request.scope))
 
 
 def _request_id(scope: Scope) -> str:
@@ -74,17 +109,20 @@ def create_app(pipeline: Pipeline, *, own_pipeline: bool = False) -> Litestar:
         route_handlers=[
             healthz,
             readyz,
+            metrics,
             vayu.router,
             enso.router,
             profiles.router,
             collect.router,
             customers.router,
         ],
-        before_send=[_add_request_id, add_rate_limit_headers],
+        before_send=[_add_request_id, add_rate_limit_headers, _count_response],
+        before_request=_bind_request_id,
         on_startup=[start] if own_pipeline else [],
         on_shutdown=[stop] if own_pipeline else [],
         openapi_config=OpenAPIConfig(title="Sluice", version=__version__, path="/docs"),
         debug=False,
+        logging_config=None,  # logging belongs to the process (sluice.logs), not the app
     )
     app.state.pipeline = pipeline
     return app

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from typing import Any
 
 from litestar import Request
 
-from sluice.errors import InvalidEncoding, PayloadTooLarge, UnsupportedMediaType
+from sluice.errors import InvalidEncoding, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
+from sluice.pipeline import Pipeline
 
 
 def check_json_content_type(request: Request[Any, Any, Any]) -> None:
@@ -20,13 +22,23 @@ def check_json_content_type(request: Request[Any, Any, Any]) -> None:
         raise UnsupportedMediaType(f"Content-Type must be application/json, not {media_type!r}.")
 
 
-async def read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
-    """The whole body, decoded, refusing (413) as soon as it is known to exceed `limit` bytes.
+async def read_body(request: Request[Any, Any, Any], pipeline: Pipeline) -> bytes:
+    """The whole body, decoded, refusing (413) as soon as it is known to exceed the limit, and
+    (408) when it has not all arrived by the body deadline.
 
     A gzip body is inflated as it arrives and never past `limit` + 1 bytes, so a zip bomb
     costs one small buffer; its compressed size is held to the same limit.
     """
     check_json_content_type(request)
+    deadline = pipeline.settings.body_timeout_seconds
+    try:
+        async with asyncio.timeout(deadline):
+            return await _read(request, pipeline.limits.max_body_bytes)
+    except TimeoutError as exc:
+        raise RequestTimeout(f"The request body did not arrive within {deadline:g} s.") from exc
+
+
+async def _read(request: Request[Any, Any, Any], limit: int) -> bytes:
     too_large = f"Request body is larger than the limit of {limit} bytes."
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:

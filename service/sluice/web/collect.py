@@ -10,7 +10,7 @@ from litestar import Request, Response, Router, post
 from sluice.errors import BatchRejected
 from sluice.web.auth import admit
 from sluice.web.body import read_body
-from sluice.web.errors import http_error
+from sluice.web.errors import http_error, log_unexpected
 
 
 def created_body(ping_id: str) -> dict[str, Any]:
@@ -21,7 +21,7 @@ def created_body(ping_id: str) -> dict[str, Any]:
 @post("/collect/event", operation_id="collectEvents", status_code=201)
 async def collect_events(request: Request[Any, Any, Any]) -> dict[str, Any]:
     pipeline, tenant = await admit(request)
-    body = await read_body(request, pipeline.limits.max_body_bytes)
+    body = await read_body(request, pipeline)
     return created_body(await pipeline.ingest_collect(tenant, body))
 
 
@@ -43,7 +43,7 @@ def _on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[
         return Response(_error(400, str(exc), details=details), status_code=400)
     error = http_error(exc)
     if error is None:
-        request.logger.exception("unhandled error in a collect route")
+        log_unexpected(request)
         return Response(_error(500, "internal server error"), status_code=500)
     # The vendor documents this exact 429 body.
     message = "rate limit exceeded" if error.kind == "rate_limited" else error.message

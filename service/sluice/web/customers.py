@@ -57,7 +57,7 @@ async def put_customer(
 ) -> Response[Any]:
     """Create or replace a customer: `{aliases?, email?, attributes?}`; 201 when created."""
     pipeline, tenant = await admit(request)
-    body = await read_body(request, pipeline.limits.max_body_bytes)
+    body = await read_body(request, pipeline)
     fields = strict_json.loads(body) if body.strip() else {}
     if not isinstance(fields, dict):
         raise InvalidJson("the request body must be a JSON object")

@@ -9,7 +9,7 @@ from litestar import Request, Response, Router, post
 from sluice.pipeline import CONFLICT, DUPLICATE, UNKNOWN_CUSTOMER, IngestResult
 from sluice.web.auth import admit
 from sluice.web.body import read_body
-from sluice.web.errors import http_error
+from sluice.web.errors import http_error, log_unexpected
 
 # Per-record (code, HTTP status, error text) by offending field; the documented codes are
 # 2001-2003, the rest are ours (docs/decisions.md).
@@ -57,14 +57,14 @@ def render_result(result: IngestResult) -> dict[str, Any]:
 @post("/events/batch", operation_id="ensoIngestBatch", status_code=200)
 async def ingest_batch(request: Request[Any, Any, Any]) -> dict[str, Any]:
     pipeline, tenant = await admit(request)
-    body = await read_body(request, pipeline.limits.max_body_bytes)
+    body = await read_body(request, pipeline)
     return render_result(await pipeline.ingest_enso(tenant, body))
 
 
 def _on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     error = http_error(exc)
     if error is None:
-        request.logger.exception("unhandled error in an Enso route")
+        log_unexpected(request)
         return Response(
             {"status": "error", "message": "Internal server error", "code": 500}, status_code=500
         )

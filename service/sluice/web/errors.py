@@ -5,6 +5,7 @@ Vayu routes and Sluice's own routes (customers) answer errors in this shape.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from sluice.errors import (
     InvalidParameter,
     PayloadTooLarge,
     RateLimited,
+    RequestTimeout,
     StoreUnavailable,
     Unauthenticated,
     UnsupportedMediaType,
@@ -53,6 +55,14 @@ class HttpError:
     params: list[dict[str, str]] | None = None  # one entry per invalid field, when several
 
 
+_log = logging.getLogger("sluice.web")
+
+
+def log_unexpected(request: Request[Any, Any, Any]) -> None:
+    """Log the exception being handled as a bug (called from an exception handler)."""
+    _log.exception("unhandled error in %s %s", request.method, request.url.path)
+
+
 def http_error(exc: Exception) -> HttpError | None:
     """The HTTP meaning of an expected failure; None for a bug (the dialect answers 500)."""
     match exc:
@@ -72,6 +82,8 @@ def http_error(exc: Exception) -> HttpError | None:
             return HttpError(400, "invalid_encoding", str(exc))
         case UnsupportedMediaType():
             return HttpError(415, "unsupported_media_type", str(exc))
+        case RequestTimeout():
+            return HttpError(408, "timeout", str(exc), headers={"Connection": "close"})
         case RateLimited():
             return HttpError(
                 429,
@@ -110,6 +122,7 @@ SLUICE_CODES = {
     "invalid_encoding": ("invalid_request_error", "invalid_encoding"),
     "unsupported_media_type": ("invalid_request_error", "unsupported_media_type"),
     "rate_limited": ("rate_limit_error", "rate_limit_exceeded"),
+    "timeout": ("invalid_request_error", "request_timeout"),
     "unavailable": ("api_error", "service_unavailable"),
     "not_found": ("invalid_request_error", "resource_not_found"),
     "conflict": ("invalid_request_error", "resource_conflict"),
@@ -121,7 +134,7 @@ def sluice_error(request: Request[Any, Any, Any], exc: Exception) -> Response[di
     """Exception handler answering every failure in Sluice's own error object."""
     error = http_error(exc)
     if error is None:
-        request.logger.exception("unhandled error in %s %s", request.method, request.url.path)
+        log_unexpected(request)
         return error_response(500, "api_error", "internal_error", "Internal server error.")
     type_, code = SLUICE_CODES[error.kind]
     response = error_response(

@@ -9,7 +9,7 @@ from litestar import Request, Response, Router, post
 from sluice.errors import UnknownUser
 from sluice.web.auth import admit
 from sluice.web.body import read_body
-from sluice.web.errors import http_error
+from sluice.web.errors import http_error, log_unexpected
 
 # The documented 400s, keyed by the part of the request that is missing.
 _MISSING = {
@@ -21,7 +21,7 @@ _MISSING = {
 @post(["/v1/event", "/v1/event/"], operation_id="profilesCreateEvent", status_code=200)
 async def create_event(request: Request[Any, Any, Any]) -> dict[str, Any]:
     pipeline, tenant = await admit(request)
-    body = await read_body(request, pipeline.limits.max_body_bytes)
+    body = await read_body(request, pipeline)
     outcome = await pipeline.ingest_profile(tenant, body, request.headers.get("user-agent", ""))
     if outcome.discarded is not None:
         return {"results": {"message": "Event discarded", outcome.user_field: outcome.discarded}}
@@ -48,7 +48,7 @@ def _on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[
         return _errors(404, "User not found", str(exc))
     error = http_error(exc)
     if error is None:
-        request.logger.exception("unhandled error in a profiles route")
+        log_unexpected(request)
         return _errors(500, "Internal server error", "Something went wrong on our side.")
     if error.kind == "invalid_batch":
         documented = _MISSING.get(error.param or "")

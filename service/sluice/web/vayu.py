@@ -41,7 +41,7 @@ def render_result(body: bytes, result: IngestResult) -> bytes:
 @post(["/events", "/v2/events"], operation_id=operation_id("vayuIngestEvents"), status_code=200)
 async def ingest_events(request: Request[Any, Any, Any]) -> Response[bytes]:
     pipeline, tenant = await admit(request)
-    body = await read_body(request, pipeline.limits.max_body_bytes)
+    body = await read_body(request, pipeline)
     result = await pipeline.ingest_vayu(tenant, body)
     return Response(render_result(body, result), media_type="application/json")
 

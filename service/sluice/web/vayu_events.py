@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime
 import json
 from typing import Any
@@ -12,9 +10,9 @@ from litestar import Request, delete, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
-from sluice import _core
+from sluice import _core, strict_json
 from sluice.errors import InvalidEvents, InvalidJson, InvalidParameter, InvalidTimestamp
-from sluice.eventlog import MAX_PAGE
+from sluice.eventlog import MAX_PAGE, decode_cursor, encode_cursor
 from sluice.pipeline import Pipeline
 from sluice.storage import EventQuery, StoredEvent
 from sluice.web.auth import admit
@@ -52,11 +50,7 @@ def render_event(event: StoredEvent) -> dict[str, Any]:
 
 
 async def _json_object(request: Request[Any, Any, Any], pipeline: Pipeline) -> dict[str, Any]:
-    body = await read_body(request, pipeline.limits.max_body_bytes)
-    try:
-        parsed = json.loads(body)
-    except ValueError as exc:
-        raise InvalidJson(f"invalid JSON: {exc}") from exc
+    parsed = strict_json.loads(await read_body(request, pipeline))
     if not isinstance(parsed, dict):
         raise InvalidJson("the request body must be a JSON object")
     return parsed
@@ -91,18 +85,6 @@ def _limit_param(request: Request[Any, Any, Any]) -> int:
     if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
         raise InvalidParameter("limit", f"limit must be an integer from 1 to {MAX_PAGE}.")
     return int(text)
-
-
-def encode_cursor(after: tuple[int, int]) -> str:
-    return base64.urlsafe_b64encode(f"{after[0]}:{after[1]}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[int, int]:
-    try:
-        timestamp, offset = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).split(b":")
-        return int(timestamp), int(offset)
-    except (ValueError, binascii.Error) as exc:
-        raise InvalidParameter("cursor", "cursor is not one this API returned.") from exc
 
 
 @get(["/events", "/v2/events"], operation_id=operation_id("vayuQueryEvents"))
@@ -178,7 +160,7 @@ async def dry_run(request: Request[Any, Any, Any]) -> dict[str, Any]:
     Any invalid event fails the whole request (400) with one `params` entry per problem.
     """
     pipeline, tenant = await admit(request)
-    body = await read_body(request, pipeline.limits.max_body_bytes)
+    body = await read_body(request, pipeline)
     result, matched = await pipeline.dry_run_vayu(tenant, body)
     if result.rejected:
         raise InvalidEvents(

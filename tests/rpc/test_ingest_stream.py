@@ -1,0 +1,130 @@
+"""IngestService.IngestStream: one ack per batch, in order, with flow control to the producer."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import grpc
+import pytest
+
+from sluice.v1 import ingest_pb2, ingest_pb2_grpc
+from tests.conftest import stored_rows
+from tests.rpc.conftest import RpcServer
+from tests.storage.test_sqlite import fill_disk, free_disk
+from tests.test_server import grpc_event
+
+
+def stream_batch(sequence: int, *ids: str, pad: int = 0) -> ingest_pb2.IngestStreamRequest:
+    data = {"pad": "x" * pad} if pad else None
+    return ingest_pb2.IngestStreamRequest(
+        sequence=sequence, events=[grpc_event(id_, data=data) for id_ in ids]
+    )
+
+
+def test_acks_come_in_order_one_per_batch_with_each_outcome(
+    rpc: RpcServer, channel: grpc.Channel
+) -> None:
+    stub = ingest_pb2_grpc.IngestServiceStub(channel)
+    batches = [stream_batch(100 + s, *(f"s{s}-{i}" for i in range(5))) for s in range(30)]
+    # A repeat of an earlier batch's event, an invalid event, a dry run.
+    batches.append(stream_batch(7, "s0-0", "", "new"))
+    batches.append(
+        ingest_pb2.IngestStreamRequest(sequence=8, events=[grpc_event("dry")], dry_run=True)
+    )
+    acks = list(stub.IngestStream(iter(batches), metadata=rpc.metadata))
+    assert [ack.sequence for ack in acks] == [b.sequence for b in batches]
+    assert {ack.accepted for ack in acks[:30]} == {5}
+    assert acks[30].accepted == 1
+    assert [(r.index, r.reason) for r in acks[30].rejected] == [
+        (0, ingest_pb2.REJECT_REASON_DUPLICATE),
+        (1, ingest_pb2.REJECT_REASON_INVALID),
+    ]
+    assert acks[31].accepted == 1 and not acks[31].rejected
+    assert len(stored_rows(rpc.settings.data_dir)) == 30 * 5 + 1  # the dry run stored nothing
+
+
+def test_a_slow_store_holds_the_producer_back(rpc: RpcServer, channel: grpc.Channel) -> None:
+    """While the store cannot commit, the server reads no further than the batch it is on, so
+    the producer stalls once about one flow-control window (the message limit) is in flight."""
+    stub = ingest_pb2_grpc.IngestServiceStub(channel)
+    total = 200
+    batch_bytes = stream_batch(1, "probe", pad=20_000).ByteSize()
+    pulled: list[int] = []
+
+    def produce() -> Iterator[ingest_pb2.IngestStreamRequest]:
+        for sequence in range(1, total + 1):
+            pulled.append(sequence)
+            yield stream_batch(sequence, f"slow-{sequence}", pad=20_000)
+
+    release = threading.Event()
+    held = rpc.hold_writer(release)
+    acks: list[int] = []
+
+    def consume() -> None:
+        for ack in stub.IngestStream(produce(), metadata=rpc.metadata):
+            acks.append(ack.sequence)
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    try:
+        time.sleep(0.4)
+        stalled_at = len(pulled)
+        time.sleep(0.3)
+        assert len(pulled) == stalled_at, "the producer kept going while nothing could commit"
+        assert acks == []
+        assert stalled_at * batch_bytes <= 2 * rpc.settings.grpc_message_limit
+        assert stalled_at < total
+    finally:
+        release.set()
+        consumer.join(timeout=30)
+    held.result(timeout=5)
+    assert acks == list(range(1, total + 1))
+    assert len(stored_rows(rpc.settings.data_dir)) == total
+
+
+def test_a_bad_batch_ends_the_stream_after_the_acked_ones(
+    rpc: RpcServer, channel: grpc.Channel
+) -> None:
+    stub = ingest_pb2_grpc.IngestServiceStub(channel)
+    batches = [
+        stream_batch(1, "a"),
+        ingest_pb2.IngestStreamRequest(sequence=2),  # no events: a bad batch
+        stream_batch(3, "c"),
+    ]
+    acks = []
+    with pytest.raises(grpc.RpcError) as info:
+        for ack in stub.IngestStream(iter(batches), metadata=rpc.metadata):
+            acks.append(ack.sequence)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert acks == [1]
+    assert [row[2] for row in stored_rows(rpc.settings.data_dir)] == ["a"]
+
+
+def test_a_store_outage_ends_the_stream_without_an_ack(
+    rpc: RpcServer, channel: grpc.Channel
+) -> None:
+    stub = ingest_pb2_grpc.IngestServiceStub(channel)
+    first = list(stub.IngestStream(iter([stream_batch(1, "before")]), metadata=rpc.metadata))
+    assert [ack.sequence for ack in first] == [1]
+    rpc.run(fill_disk(rpc.store))
+    try:
+        acks = []
+        with pytest.raises(grpc.RpcError) as info:
+            batches = [stream_batch(2, "during", pad=100_000), stream_batch(3, "later")]
+            for ack in stub.IngestStream(iter(batches), metadata=rpc.metadata):
+                acks.append(ack.sequence)
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert acks == []
+    finally:
+        rpc.run(free_disk(rpc.store))
+    # Resending the unacked batches on a new stream stores each event once.
+    resent = [stream_batch(2, "during", pad=100_000), stream_batch(3, "later")]
+    acks = list(stub.IngestStream(iter(resent), metadata=rpc.metadata))
+    assert [(ack.sequence, ack.accepted) for ack in acks] == [(2, 1), (3, 1)]
+    assert sorted(row[2] for row in stored_rows(rpc.settings.data_dir)) == [
+        "before",
+        "during",
+        "later",
+    ]

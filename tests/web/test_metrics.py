@@ -1,0 +1,44 @@
+"""`/metrics` in Prometheus text format counts what the service did."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tests.web.test_vayu import event, post
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """The value of one sample line, or 0 when it is absent."""
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split(" ")[0]))
+        if all(found.get(k) == v for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_metrics_count_requests_events_and_commits(client: Any) -> None:
+    post(client, {"events": [event("m1"), event("m2"), event("m1"), event("", name="")]})
+    post(client, {"events": [event("m2")]})
+    post(client, b"{")
+    client.headers.pop("Authorization")
+    response = client.get("/metrics")  # no key needed, like the health probes
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert sample(text, "sluice_events_total", source="vayu", outcome="accepted") == 2
+    assert sample(text, "sluice_events_total", source="vayu", outcome="duplicate") == 2
+    assert sample(text, "sluice_events_total", source="vayu", outcome="invalid") == 1
+    assert (
+        sample(text, "sluice_requests_total", protocol="http", route="ingest_events", status="200")
+        == 2
+    )
+    assert (
+        sample(text, "sluice_requests_total", protocol="http", route="ingest_events", status="400")
+        == 1
+    )
+    assert sample(text, "sluice_batch_events_count", source="vayu") == 2
+    assert sample(text, "sluice_group_commit_rows_sum") >= 2
+    assert sample(text, "sluice_commit_seconds_count") >= 1
