@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: run test test-rust test-py fuzz build lint fmt proto clean
+.PHONY: run test test-rust test-py fuzz build lint fmt proto bench clean
 
 $(VENV)/.created:
 	python3 -m venv $(VENV)
@@ -43,19 +43,26 @@ lint: build
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --features python -- -D warnings
-	$(PY) -m ruff format --check service tests
-	$(PY) -m ruff check service tests
+	$(PY) -m ruff format --check service tests bench
+	$(PY) -m ruff check service tests bench
 	$(PY) -m mypy
 	$(PY) -m mypy.stubtest sluice._core
 
 fmt:
 	cargo fmt
-	$(PY) -m ruff format service tests
+	$(PY) -m ruff format service tests bench
 
 # Regenerate the committed protobuf/gRPC Python code (tests check it is current).
 proto: $(VENV)/.created
 	$(PY) -m grpc_tools.protoc -Iproto --python_out=service --pyi_out=service \
 		--grpc_python_out=service proto/sluice/v1/*.proto
+
+# The benchmark suite (bench/README.md): every figure a ratio against a baseline measured in
+# the same run, printed as one table and kept in bench/RESULTS.md. Takes about 15 minutes;
+# run it on a quiet machine. wrk (the HTTP load generator) comes from Debian when missing.
+bench: build
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(PY) -m bench.run --write bench/RESULTS.md
 
 clean:
 	rm -rf $(VENV) target service/sluice/*.so

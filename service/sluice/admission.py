@@ -32,18 +32,23 @@ class StoreAdmission:
         self.waiting = 0
         self._by_tenant: dict[str, int] = {}
 
+    def check(self, tenant: str) -> None:
+        """Raise Overloaded if a request of `tenant` would be refused now. Called before a batch
+        is parsed too, so that refusing a flood costs little; reserve() decides."""
+        if self.waiting >= self.limit:
+            raise Overloaded(f"the store has {self.waiting} requests waiting (the limit)")
+        held = self._by_tenant.get(tenant, 0)
+        if held >= self.tenant_limit:
+            raise Overloaded(f"tenant {tenant!r} has {held} requests waiting (its share)")
+
     def reserve(self, tenant: str) -> Callable[[], None]:
         """Take a place for one request of `tenant`; returns the call that gives it back.
 
         Raises Overloaded, taking nothing, when the store or the tenant's share is full.
         """
-        held = self._by_tenant.get(tenant, 0)
-        if self.waiting >= self.limit:
-            raise Overloaded(f"the store has {self.waiting} requests waiting (the limit)")
-        if held >= self.tenant_limit:
-            raise Overloaded(f"tenant {tenant!r} has {held} requests waiting (its share)")
+        self.check(tenant)
         self.waiting += 1
-        self._by_tenant[tenant] = held + 1
+        self._by_tenant[tenant] = self._by_tenant.get(tenant, 0) + 1
         released = False
 
         def release() -> None:

@@ -92,8 +92,8 @@ class EventLog:
         """The tenant's live events with an offset above after_offset, in offset order, then
         each new one as it is committed. Ends only when the log is closed.
 
-        Relies on offsets being handed out in commit order (one writer at a time, as SQLite
-        has), so a reader that has seen offset N will never later find a new event below N.
+        Relies on offsets being handed out in commit order (SQLite's one writer, PostgreSQL's
+        log lock), so a reader that has seen offset N will never later find a new event below N.
         """
         woken = asyncio.Event()
         self._followers.setdefault(tenant, set()).add(woken)

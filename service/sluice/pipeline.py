@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sluice import _core
 from sluice.admission import Overloaded, StoreAdmission
@@ -20,6 +21,9 @@ from sluice.registry import CustomerRegistry
 from sluice.settings import Settings
 from sluice.storage import EventRow, Store
 from sluice.tokens import AccessTokens, load_secret
+
+if TYPE_CHECKING:
+    from sluice.ratelimit_redis import RedisRateLimiter
 
 # Reasons a stored duplicate is reported with (the core uses the same strings in-batch).
 DUPLICATE = _core.DUPLICATE
@@ -51,6 +55,12 @@ class Pipeline:
         self.index = _core.IdempotencyIndex()
         self.keys = ApiKeys(store, settings.key_cache_seconds)
         self.rate_limiter = RateLimiter()
+        # Shared by every instance when Redis is configured; the local limiter is its fallback.
+        self.shared_rate_limiter: RedisRateLimiter | None = None
+        if settings.redis_url:
+            from sluice.ratelimit_redis import RedisRateLimiter
+
+            self.shared_rate_limiter = RedisRateLimiter(settings.redis_url, self.rate_limiter)
         self.metrics = Metrics()
         store.observe_commits(self.metrics.record_commit)
         self.admission = StoreAdmission(settings.store_queue_limit, settings.tenant_queue_share)
@@ -79,6 +89,8 @@ class Pipeline:
         self.index.load(await self.store.committed_keys())
 
     async def stop(self) -> None:
+        if self.shared_rate_limiter is not None:
+            await self.shared_rate_limiter.close()
         await self.store.close()
 
     async def authenticate(self, authorization: str | None) -> Principal:
@@ -98,6 +110,10 @@ class Pipeline:
         if limit is None:
             limit = self.settings.rate_limit
         try:
+            if self.shared_rate_limiter is not None:
+                return principal.tenant, await self.shared_rate_limiter.admit(
+                    principal.key_id, limit
+                )
             return principal.tenant, self.rate_limiter.admit(principal.key_id, limit)
         except RateLimited:
             self.metrics.rate_limited.inc()
@@ -118,6 +134,7 @@ class Pipeline:
             raise StoreUnavailable(f"the last write failed: {outage[1]}", outage[2])
 
     async def ingest_vayu(self, tenant: str, body: bytes) -> IngestResult:
+        self.admission.check(tenant)  # before parsing: refusing a flood stays cheap
         now = self._clock_us()
         batch = _core.parse_vayu_batch(body, tenant, now, self.limits)
         return await self._ingest(tenant, "vayu", batch, now, key_field="ref")
@@ -139,12 +156,14 @@ class Pipeline:
         return result, matched
 
     async def ingest_grpc(self, tenant: str, body: bytes) -> IngestResult:
+        self.admission.check(tenant)  # before parsing: refusing a flood stays cheap
         now = self._clock_us()
         batch = _core.parse_ingest_request(body, tenant, now, self.limits)
         return await self._ingest(tenant, "grpc", batch, now, detect_conflicts=True, key_field="id")
 
     async def ingest_grpc_batch(self, tenant: str, body: bytes) -> tuple[int, IngestResult]:
         """One IngestStream message: (the client's sequence for it, the result)."""
+        self.admission.check(tenant)  # before parsing: refusing a flood stays cheap
         now = self._clock_us()
         sequence, batch = _core.parse_ingest_stream_request(body, tenant, now, self.limits)
         result = await self._ingest(
@@ -154,6 +173,7 @@ class Pipeline:
 
     async def ingest_enso(self, tenant: str, body: bytes) -> IngestResult:
         """Enso: each record's CustomerEntityId must be a customer of the tenant."""
+        self.admission.check(tenant)  # before parsing: refusing a flood stays cheap
         now = self._clock_us()
         batch = _core.parse_enso_batch(body, tenant, now, self.limits)
         rows = batch.events
@@ -170,6 +190,7 @@ class Pipeline:
 
     async def ingest_collect(self, tenant: str, body: bytes) -> str:
         """Collect: all or nothing; duplicates are dropped silently. Returns the pingId."""
+        self.admission.check(tenant)  # before parsing: refusing a flood stays cheap
         now = self._clock_us()
         ping_id = str(uuid.uuid4())
         allowed = self.settings.collect_event_types.get(tenant)

@@ -1,4 +1,5 @@
-"""Per-API-key request rates: GCRA, in process (the embedded default; Redis comes with scale-out).
+"""Per-API-key request rates: GCRA, in process (the embedded default; ratelimit_redis.py shares
+them between instances).
 
 GCRA keeps one number per key, the theoretical arrival time (TAT) of the next request: each
 request moves it on by 1/rate, and a request is refused when that would put the TAT more than
@@ -31,6 +32,25 @@ class Quota:
 UNLIMITED = Quota(0, 0, 0.0)
 
 
+def within_burst(limit: int, backlog: float) -> bool:
+    """GCRA's test: may one more request go, when the key's TAT is `backlog` s ahead of now?
+
+    ratelimit_redis.py's script makes the same test on Redis.
+    """
+    return backlog + 1.0 / limit <= BURST_SECONDS + 1e-9
+
+
+def quota_after(limit: int, backlog: float, admitted: bool) -> Quota:
+    """What the rate-limit headers say after a request that found the key's TAT `backlog` s
+    ahead of now; raises RateLimited when it was not admitted."""
+    interval = 1.0 / limit
+    ahead = backlog + interval  # how far the TAT runs ahead of now with this request counted
+    if not admitted:
+        raise RateLimited(max(0.0, ahead - BURST_SECONDS), Quota(limit, 0, backlog))
+    remaining = math.floor((BURST_SECONDS - ahead) / interval + 1e-9)
+    return Quota(limit, max(0, remaining), ahead)
+
+
 class RateLimiter:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -41,18 +61,13 @@ class RateLimiter:
         if limit <= 0:
             return UNLIMITED
         now = self._clock()
-        interval = 1.0 / limit
-        tat = max(self._tat.get(key, now), now)
-        ahead = tat + interval - now  # how far the TAT would run ahead of now
-        if ahead > BURST_SECONDS + 1e-9:
-            retry_after = ahead - BURST_SECONDS
-            quota = Quota(limit, 0, tat - now)
-            raise RateLimited(retry_after, quota)
+        backlog = max(self._tat.get(key, now) - now, 0.0)
+        admitted = within_burst(limit, backlog)
+        quota = quota_after(limit, backlog, admitted)  # raises when not admitted
         if len(self._tat) >= _MAX_KEYS:
             self._forget_idle(now)
-        self._tat[key] = tat + interval
-        remaining = math.floor((BURST_SECONDS - ahead) / interval + 1e-9)
-        return Quota(limit, remaining, ahead)
+        self._tat[key] = now + backlog + 1.0 / limit
+        return quota
 
     def _forget_idle(self, now: float) -> None:
         # A key whose TAT is in the past has its whole burst back: its entry carries nothing.

@@ -13,6 +13,7 @@ import uvicorn
 
 from sluice import logs
 from sluice.pipeline import Pipeline
+from sluice.publishing import start_relay
 from sluice.rpc.server import create_server, stop_server
 from sluice.settings import Settings
 from sluice.storage import open_store
@@ -39,7 +40,10 @@ class _HttpServer(uvicorn.Server):
 
 def _listen(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
+    # and accepted sockets inherit this one's. With proto 0 every keep-alive response (headers
+    # and body are two writes) waited ~40 ms on Nagle and the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(1024)
@@ -57,8 +61,17 @@ async def bootstrap_key(pipeline: Pipeline) -> str | None:
 
 async def serve(settings: Settings) -> None:
     logs.configure(settings.log_level)
-    pipeline = Pipeline(open_store(settings.store_url), settings)
+    for warning in settings.durability_warnings():
+        print(f"sluice: WARNING: {warning}", file=sys.stderr, flush=True)
+    store = open_store(
+        settings.store_url,
+        outbox=bool(settings.nats_url),
+        synchronous=settings.sqlite_synchronous,
+        group_commit=settings.group_commit,
+    )
+    pipeline = Pipeline(store, settings)
     await pipeline.start()
+    relay = start_relay(settings, store)
     try:
         token = await bootstrap_key(pipeline)
         if token is not None:
@@ -82,17 +95,35 @@ async def serve(settings: Settings) -> None:
             h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         )
         http_server = _HttpServer(config)
+        grpc_drain: list[asyncio.Task[None]] = []
+
+        def drain_grpc() -> asyncio.Task[None]:
+            """Stop gRPC taking calls (GOAWAY to open channels) and drain it; started once."""
+            if not grpc_drain:
+                grpc_drain.append(
+                    asyncio.create_task(stop_server(grpc_server, grpc_health, pipeline))
+                )
+            return grpc_drain[0]
+
+        def on_signal() -> None:
+            # Both transports stop taking work at once and drain side by side: a gRPC channel
+            # must not keep feeding a server whose HTTP side is already draining.
+            http_server.request_stop()
+            drain_grpc()
+
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, http_server.request_stop)
+            loop.add_signal_handler(signum, on_signal)
         print(f"sluice: http listening on http://{settings.host}:{http_port}", flush=True)
         print(f"sluice: grpc listening on {settings.host}:{grpc_port}", flush=True)
         try:
             # Returns after a signal: uvicorn stops accepting and drains in-flight requests.
             await http_server.serve(sockets=[sock])
         finally:
-            await stop_server(grpc_server, grpc_health, pipeline)
+            await drain_grpc()
     finally:
+        if relay is not None:
+            await relay.stop()
         await pipeline.stop()
         print("sluice: stopped", file=sys.stderr, flush=True)
 

@@ -18,6 +18,16 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(ENV_PREFIX + name, default)
 
 
+def _flag(text: str) -> bool:
+    """on/off, true/false, yes/no, 1/0 (any case)."""
+    value = text.strip().lower()
+    if value in ("on", "true", "yes", "1"):
+        return True
+    if value in ("off", "false", "no", "0"):
+        return False
+    raise ValueError(f"expected on or off, got {text!r}")
+
+
 def _allow_lists(text: str) -> dict[str, tuple[str, ...]]:
     """`{"tenant": ["type", ...]}` as JSON (SLUICE_COLLECT_EVENT_TYPES)."""
     if not text:
@@ -32,8 +42,16 @@ class Settings:
     http_port: int = 8080
     grpc_port: int = 50051
     data_dir: Path = Path("./sluice-data")
-    # A store URL (`sqlite:///path/to/file.db`); empty means SQLite under data_dir.
+    # A store URL (`sqlite:///path/to/file.db` or `postgresql://…`); empty means SQLite under
+    # data_dir. Several instances share one PostgreSQL store.
     store: str = ""
+    # Scale-out engines, each optional; empty means not used. Redis: per-key rate limits shared
+    # by every instance (ratelimit_redis.py). NATS: every accepted event published to a
+    # JetStream stream through the store's outbox (publishing.py; needs the PostgreSQL store).
+    redis_url: str = ""
+    nats_url: str = ""
+    nats_stream: str = "SLUICE"
+    nats_subject_prefix: str = "sluice"
     max_body_bytes: int = 262_144
     max_events: int = 1000
     max_depth: int = 64
@@ -51,7 +69,7 @@ class Settings:
     # Requests per second per API key unless the key has its own limit; 0 = unlimited.
     rate_limit: int = 1000
     # Requests that may wait on the store at once (admission.py); past it, 503 + Retry-After.
-    # Each holds at most one body (max_body_bytes) and its parsed events: ~0.6 MiB at worst.
+    # Each holds one body (max_body_bytes) and its parsed events: ~1.1 MiB for a full batch.
     store_queue_limit: int = 128
     # The most of store_queue_limit one tenant may hold, so a flood leaves room for others.
     tenant_queue_share: float = 0.5
@@ -63,6 +81,14 @@ class Settings:
     email_open_window_seconds: int = 20 * 60
     # Collect API: per-tenant allow-lists of event types; a tenant absent here allows any.
     collect_event_types: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Durability of the SQLite store. FULL (the default, and the only production setting)
+    # fsyncs the WAL on every commit, so an accepted event survives power loss. NORMAL syncs
+    # only at checkpoints: the last commits before an OS crash or power loss may be lost.
+    sqlite_synchronous: str = "FULL"
+    # Group commit (the default): requests arriving while a transaction commits share the next
+    # one, so N requests cost one fsync. Off: one transaction per request. NORMAL and off exist
+    # to measure what durability costs (bench/bench_durability.py); `serve` warns about them.
+    group_commit: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -72,6 +98,10 @@ class Settings:
             grpc_port=int(_env("GRPC_PORT", str(cls.grpc_port))),
             data_dir=Path(_env("DATA_DIR", str(cls.data_dir))),
             store=_env("STORE", cls.store),
+            redis_url=_env("REDIS_URL", cls.redis_url),
+            nats_url=_env("NATS_URL", cls.nats_url),
+            nats_stream=_env("NATS_STREAM", cls.nats_stream),
+            nats_subject_prefix=_env("NATS_SUBJECT_PREFIX", cls.nats_subject_prefix),
             max_body_bytes=int(_env("MAX_BODY_BYTES", str(cls.max_body_bytes))),
             max_events=int(_env("MAX_EVENTS", str(cls.max_events))),
             max_future_seconds=int(_env("MAX_FUTURE_SECONDS", str(cls.max_future_seconds))),
@@ -92,7 +122,24 @@ class Settings:
                 _env("EMAIL_OPEN_WINDOW_SECONDS", str(cls.email_open_window_seconds))
             ),
             collect_event_types=_allow_lists(_env("COLLECT_EVENT_TYPES", "")),
+            sqlite_synchronous=_env("SQLITE_SYNCHRONOUS", cls.sqlite_synchronous).upper(),
+            group_commit=_flag(_env("GROUP_COMMIT", "on")),
         )
+
+    def durability_warnings(self) -> list[str]:
+        """What `serve` prints at start-up when durability is below the default."""
+        warnings = []
+        if self.sqlite_synchronous != "FULL":
+            warnings.append(
+                f"SLUICE_SQLITE_SYNCHRONOUS={self.sqlite_synchronous}: accepted events may be "
+                "lost on an OS crash or power loss (for benchmarks only; the default is FULL)"
+            )
+        if not self.group_commit:
+            warnings.append(
+                "SLUICE_GROUP_COMMIT=off: one transaction and fsync per request (for benchmarks "
+                "only; the default is on)"
+            )
+        return warnings
 
     @property
     def store_url(self) -> str:

@@ -1,11 +1,12 @@
 """Fault injection helpers: a client-side ledger of what the server answered, the store check
-that holds the server to it, and a small tmpfs to fill."""
+that holds the server to it, a small tmpfs to fill, and an fsync that fails on demand."""
 
 from __future__ import annotations
 
 import collections
 import contextlib
 import os
+import shutil
 import subprocess
 import threading
 from collections.abc import Iterator, Sequence
@@ -115,6 +116,20 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield mount_point
     finally:
         subprocess.run(["umount", "-l", str(mount_point)], check=True)
+
+
+@pytest.fixture
+def failing_fsync(tmp_path: Path) -> Path:
+    """failing_fsync.c built as an LD_PRELOAD library (skipped without a C compiler)."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.skip("no C compiler to build the failing-fsync shim")
+    library = tmp_path / "failing_fsync.so"
+    source = Path(__file__).with_name("failing_fsync.c")
+    subprocess.run(
+        [compiler, "-shared", "-fPIC", "-O2", "-o", str(library), str(source), "-ldl"], check=True
+    )
+    return library
 
 
 def fill(directory: Path) -> Path:

@@ -99,6 +99,32 @@ def test_a_full_disk_answers_503_stays_up_and_recovers_alone(small_disk: Path) -
     assert_store_holds(small_disk, ledger, "after a full disk")
 
 
+def test_a_failed_fsync_is_never_acknowledged(data_dir: Path, failing_fsync: Path) -> None:
+    """fsync/fdatasync fail with EIO in the server process (LD_PRELOAD), as on a disk error."""
+    token = mint_key(data_dir)
+    flag = data_dir.parent / "fsync-fails"
+    env = {"LD_PRELOAD": str(failing_fsync), "SLUICE_FAULT_FSYNC_FLAG": str(flag)}
+    server = ServerProcess(data_dir, env=env).start()
+    ledger = Ledger()
+    try:
+        with authorized(server.http_url, token) as client:
+            assert ledger.send(client, ["synced-1"]).status_code == 200
+            flag.touch()
+            refused = [f"unsynced-{i}" for i in range(5)]
+            for ref in refused:
+                assert_unavailable(ledger.send(client, [ref]))
+            assert httpx.get(f"{server.http_url}/healthz").status_code == 200
+            flag.unlink()
+            # The disk works again: the same refs are accepted (no key was left claimed).
+            ledger.forget_refused(refused)
+            assert ledger.send(client, refused).status_code == 200
+            assert ledger.send(client, ["synced-2"]).status_code == 200
+    finally:
+        server.kill9()
+    assert ledger.acked == {"synced-1", "synced-2", *refused}
+    assert_store_holds(data_dir, ledger, "after failed fsyncs")
+
+
 def test_a_store_locked_by_another_process_answers_503_within_the_bound(data_dir: Path) -> None:
     token = mint_key(data_dir)
     server = ServerProcess(data_dir).start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import pytest
@@ -45,11 +46,23 @@ def test_acks_come_in_order_one_per_batch_with_each_outcome(
     assert len(stored_rows(rpc.settings.data_dir)) == 30 * 5 + 1  # the dry run stored nothing
 
 
-def test_a_slow_store_holds_the_producer_back(rpc: RpcServer, channel: grpc.Channel) -> None:
+@pytest.fixture
+def small_window(data_dir: Path) -> Iterator[RpcServer]:
+    """A server whose message limit, and so each stream's receive window, is 300 KB."""
+    server = RpcServer(data_dir, grpc_max_message_bytes=300_000).start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def test_a_slow_store_holds_the_producer_back(small_window: RpcServer) -> None:
     """While the store cannot commit, the server reads no further than the batch it is on, so
     the producer stalls once about one flow-control window (the message limit) is in flight."""
+    rpc = small_window
+    channel = grpc.insecure_channel(rpc.target)
     stub = ingest_pb2_grpc.IngestServiceStub(channel)
-    total = 200
+    total = 120  # 2.4 MB: several windows' worth
     batch_bytes = stream_batch(1, "probe", pad=20_000).ByteSize()
     pulled: list[int] = []
 
@@ -74,11 +87,11 @@ def test_a_slow_store_holds_the_producer_back(rpc: RpcServer, channel: grpc.Chan
         time.sleep(0.3)
         assert len(pulled) == stalled_at, "the producer kept going while nothing could commit"
         assert acks == []
-        assert stalled_at * batch_bytes <= 2 * rpc.settings.grpc_message_limit
-        assert stalled_at < total
+        assert stalled_at * batch_bytes <= 3 * rpc.settings.grpc_message_limit
     finally:
         release.set()
         consumer.join(timeout=30)
+        channel.close()
     held.result(timeout=5)
     assert acks == list(range(1, total + 1))
     assert len(stored_rows(rpc.settings.data_dir)) == total
@@ -128,3 +141,22 @@ def test_a_store_outage_ends_the_stream_without_an_ack(
         "during",
         "later",
     ]
+
+
+def test_each_batch_counts_against_the_keys_rate_limit(data_dir: Path) -> None:
+    """A stream is no way around the limit: batch n is the n-th request, as n unary calls."""
+    rpc = RpcServer(data_dir, rate_limit=2).start()  # a burst of 2, then one per 0.5 s
+    try:
+        with grpc.insecure_channel(rpc.target) as channel:
+            stub = ingest_pb2_grpc.IngestServiceStub(channel)
+            batches = [stream_batch(s, f"r{s}") for s in range(1, 6)]
+            acks = []
+            with pytest.raises(grpc.RpcError) as info:
+                for ack in stub.IngestStream(iter(batches), metadata=rpc.metadata):
+                    acks.append(ack.sequence)
+    finally:
+        rpc.close()
+    assert acks == [1, 2]
+    assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert int(dict(info.value.trailing_metadata() or ())["retry-after-ms"]) >= 1
+    assert sorted(row[2] for row in stored_rows(data_dir)) == ["r1", "r2"]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from sluice import _core
 from sluice.storage import EventRow, Store
 from sluice.storage.sqlite import SqliteStore
+from tests.scaleout.engines import fresh_schema, require_postgres
 
 
 @pytest.fixture
@@ -28,12 +30,31 @@ def _sqlite(tmp_path: Path) -> Store:
     return SqliteStore(tmp_path / "sluice.db")
 
 
-BACKENDS = {"sqlite": _sqlite}
+@pytest.fixture(scope="session")
+def _postgres_schemas() -> Iterator[ExitStack]:
+    """Every schema made for a PostgreSQL store in this run, dropped at its end."""
+    with ExitStack() as schemas:
+        yield schemas
+
+
+def _postgresql(tmp_path: Path, request: pytest.FixtureRequest) -> Store:
+    """The machine's PostgreSQL, in a schema of the test's own (skipped where there is none)."""
+    require_postgres()
+    from sluice.storage.postgres import PostgresStore
+
+    schemas: ExitStack = request.getfixturevalue("_postgres_schemas")
+    return PostgresStore(schemas.enter_context(fresh_schema()))
+
+
+BACKENDS: dict[str, Callable[[Path, pytest.FixtureRequest], Store]] = {
+    "sqlite": lambda tmp_path, _request: _sqlite(tmp_path),
+    "postgresql": _postgresql,
+}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    backend = BACKENDS[request.param](tmp_path)
+    backend = BACKENDS[request.param](tmp_path, request)
     await backend.open()
     try:
         yield backend

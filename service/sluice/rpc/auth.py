@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextvars
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import grpc
@@ -27,6 +27,14 @@ _KINDS: dict[tuple[bool, bool], tuple[str, Callable[..., Handler]]] = {
     (True, False): ("stream_unary", grpc.stream_unary_rpc_method_handler),
     (True, True): ("stream_stream", grpc.stream_stream_rpc_method_handler),
 }
+
+
+def authorization_of(metadata: Iterable[tuple[str, str | bytes]] | None) -> str | None:
+    """The `authorization` metadata value, if there is one (text, as a bearer key is)."""
+    for key, value in metadata or ():
+        if key == "authorization":
+            return value if isinstance(value, str) else None
+    return None
 
 
 def _kind(handler: Handler) -> tuple[str, Callable[..., Handler]]:
@@ -88,11 +96,7 @@ class BearerAuth(_Interceptor):
         handler = await continuation(handler_call_details)
         if handler is None or not handler_call_details.method.startswith(_PROTECTED_PREFIX):
             return handler
-        authorization = None
-        for key, value in handler_call_details.invocation_metadata or ():
-            if key == "authorization":
-                authorization = value if isinstance(value, str) else None
-                break
+        authorization = authorization_of(handler_call_details.invocation_metadata)
         try:
             # Unauthenticated, RateLimited (RESOURCE_EXHAUSTED with the delay) or
             # StoreUnavailable end the call here, before any request message is read.

@@ -9,7 +9,7 @@ from typing import Any
 import grpc
 
 from sluice.pipeline import CONFLICT, DUPLICATE, INVALID, IngestResult, Pipeline
-from sluice.rpc.auth import Context, current_tenant
+from sluice.rpc.auth import Context, authorization_of, current_tenant
 from sluice.rpc.status import abort_for
 from sluice.v1 import ingest_pb2
 
@@ -43,10 +43,17 @@ def handler(pipeline: Pipeline) -> grpc.GenericRpcHandler[Any, Any]:
         requests: AsyncIterator[bytes], context: Context
     ) -> AsyncIterator[ingest_pb2.IngestStreamResponse]:
         tenant = current_tenant.get()
+        authorization = authorization_of(context.invocation_metadata())
+        counted = True  # the interceptor counted the call, which covers its first batch
         # One batch at a time: the next message is read only once this one is committed and
         # its ack written, so unread batches wait in the client (HTTP/2 flow control), not here.
         async for request in requests:
             try:
+                if not counted:
+                    # Every further batch is one more request for the key's rate limit, as a
+                    # unary Ingest would be, and re-checks the key (a revoked key's stream ends).
+                    await pipeline.admit(authorization)
+                counted = False
                 sequence, result = await pipeline.ingest_grpc_batch(tenant, request)
             except Exception as exc:
                 await abort_for(exc, context)

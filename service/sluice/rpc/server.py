@@ -24,6 +24,9 @@ def create_server(pipeline: Pipeline) -> tuple[grpc.aio.Server, StoreHealth]:
         options=[
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", limit),
+            # A fixed per-stream receive window of one message limit: an IngestStream whose
+            # batches wait on a slow store has at most that much unread, and the producer
+            # stalls. BDP probing would keep growing the window (megabytes per stream).
             ("grpc.http2.bdp_probe", 0),
             ("grpc.http2.lookahead_bytes", limit),
         ],

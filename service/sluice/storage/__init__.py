@@ -195,10 +195,25 @@ class Store(abc.ABC):
         its key. None if there is no such customer. now_us defaults to the current time."""
 
 
-def open_store(url: str) -> Store:
-    """The store for a URL: `sqlite:///path` (the embedded default)."""
+def open_store(
+    url: str, *, outbox: bool = False, synchronous: str = "FULL", group_commit: bool = True
+) -> Store:
+    """The store for a URL: `sqlite:///path` (the embedded default) or `postgresql://…` (shared
+    by several instances). `outbox`: queue every accepted event for publishing, in the same
+    transaction (PostgreSQL only). `synchronous` and `group_commit` lower SQLite's durability
+    for benchmarks (Settings). Drivers are imported only for the store asked for."""
     if url.startswith("sqlite:///"):
+        if outbox:
+            raise ValueError("publishing (SLUICE_NATS_URL) needs the PostgreSQL store")
         from sluice.storage.sqlite import SqliteStore
 
-        return SqliteStore(url.removeprefix("sqlite:///"))
-    raise ValueError(f"unsupported store URL {url!r} (expected sqlite:///PATH)")
+        return SqliteStore(
+            url.removeprefix("sqlite:///"), synchronous=synchronous, group_commit=group_commit
+        )
+    if (synchronous, group_commit) != ("FULL", True):
+        raise ValueError("SLUICE_SQLITE_SYNCHRONOUS and SLUICE_GROUP_COMMIT are SQLite settings")
+    if url.startswith(("postgresql://", "postgres://")):
+        from sluice.storage.postgres import PostgresStore
+
+        return PostgresStore(url, outbox=outbox)
+    raise ValueError(f"unsupported store URL {url!r} (expected sqlite:///PATH or postgresql://...)")

@@ -18,6 +18,9 @@ from typing import Any, TypeVar
 from sluice.errors import CustomerConflict, StoreUnavailable
 from sluice.storage import ApiKeyRecord, Customer, EventQuery, EventRow, Store, StoredEvent
 from sluice.storage import sqlite_customers as customers_sql
+from sluice.storage.event_sql import EVENT_COLUMNS as _EVENT_COLUMNS
+from sluice.storage.event_sql import live_filters
+from sluice.storage.group_commit import PendingAppend, next_group, settle
 
 T = TypeVar("T")
 
@@ -97,14 +100,6 @@ _INSERT_EVENT = """
 
 _KEY_COLUMNS = "key_id, tenant, secret_hash, created_at, revoked_at, rate_limit"
 
-_EVENT_COLUMNS = (
-    "tenant, log_offset, id, source, name, customer, timestamp, value, payload, "
-    "received_at, deleted_at, content_hash"
-)
-
-# Rows per transaction, at most; beyond this a waiting request goes into the next group.
-MAX_GROUP_ROWS = 20_000
-
 
 def _unavailable(exc: sqlite3.Error) -> Exception:
     """Outages (I/O error, disk full, locked, unreadable file) become StoreUnavailable.
@@ -116,36 +111,31 @@ def _unavailable(exc: sqlite3.Error) -> Exception:
     return StoreUnavailable(f"sqlite: {exc}")
 
 
-def connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
+# PRAGMA synchronous levels a store may run at (Settings.sqlite_synchronous). FULL is the
+# durable default; NORMAL exists to measure what FULL costs.
+SYNCHRONOUS_LEVELS = {"FULL": 2, "NORMAL": 1}
+
+
+def connect(path: Path, busy_timeout_ms: int, synchronous: str = "FULL") -> sqlite3.Connection:
     """A connection with the durability settings asserted, not just requested."""
+    level = SYNCHRONOUS_LEVELS[synchronous]
     conn = sqlite3.connect(
         path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
     )
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
         conn.execute("PRAGMA foreign_keys = ON")
-        synchronous = conn.execute("PRAGMA synchronous").fetchone()[0]
-        if mode.lower() != "wal" or synchronous != 2:
+        in_force = conn.execute("PRAGMA synchronous").fetchone()[0]
+        if mode.lower() != "wal" or in_force != level:
             raise RuntimeError(
-                f"sqlite refused durable settings: journal_mode={mode}, synchronous={synchronous}"
+                f"sqlite refused durable settings: journal_mode={mode}, synchronous={in_force}"
             )
     except BaseException:
         conn.close()
         raise
     return conn
-
-
-@dataclass
-class _Append:
-    tenant: str
-    source: str
-    received_at: int
-    rows: Sequence[EventRow]
-    future: asyncio.Future[list[int | None]]
-    loop: asyncio.AbstractEventLoop
-    queued_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -169,13 +159,15 @@ class GroupCommitter:
     # How long a job may wait for a lock held by another connection, counted from when it was
     # queued: jobs queued behind a group that waits on a lock get only what is left of it.
     busy_timeout_ms: int = 2000
-    _jobs: queue.SimpleQueue[_Append | _Call] = field(default_factory=queue.SimpleQueue)
+    _jobs: queue.SimpleQueue[PendingAppend | _Call] = field(default_factory=queue.SimpleQueue)
     _thread: threading.Thread | None = None
     _conn: sqlite3.Connection | None = None
     _conn_busy_timeout_ms: int = 0  # the busy_timeout in force on _conn
     commits: int = 0  # transactions committed (observability and tests)
     # Told (rows, seconds) after every group commit: metrics.
     observer: Callable[[int, float], None] | None = None
+    # Off: every append is its own transaction (Settings.group_commit; benchmarks only).
+    group_commit: bool = True
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="sluice-group-commit", daemon=True)
@@ -190,10 +182,9 @@ class GroupCommitter:
     def append(
         self, tenant: str, source: str, received_at: int, rows: Sequence[EventRow]
     ) -> asyncio.Future[list[int | None]]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[list[int | None]] = loop.create_future()
-        self._jobs.put(_Append(tenant, source, received_at, rows, future, loop))
-        return future
+        job = PendingAppend.create(tenant, source, received_at, rows)
+        self._jobs.put(job)
+        return job.future
 
     def call(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
         """Run fn(conn) alone in its own write transaction on the writer thread."""
@@ -202,8 +193,14 @@ class GroupCommitter:
         self._jobs.put(_Call(fn, future, loop))
         return future
 
+    def _waiting(self) -> PendingAppend | _Call | None:
+        try:
+            return self._jobs.get_nowait()
+        except queue.Empty:
+            return None
+
     def _run(self) -> None:
-        pending: _Append | _Call | None = None
+        pending: object | None = None
         while True:
             job = pending if pending is not None else self._jobs.get()
             pending = None
@@ -212,20 +209,8 @@ class GroupCommitter:
             if isinstance(job, _Call):
                 self._run_call(job)
                 continue
-            assert isinstance(job, _Append)
-            group = [job]
-            rows = len(job.rows)
-            # Take every append already waiting, in order, up to the first non-append job.
-            while rows < MAX_GROUP_ROWS:
-                try:
-                    more = self._jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if not isinstance(more, _Append):
-                    pending = more
-                    break
-                group.append(more)
-                rows += len(more.rows)
+            assert isinstance(job, PendingAppend)
+            group, pending = next_group(job, self._waiting) if self.group_commit else ([job], None)
             self._commit_group(group)
         if self._conn is not None:
             self._conn.close()
@@ -259,13 +244,13 @@ class GroupCommitter:
                 conn.close()
             self._conn = None
 
-    def _commit_group(self, group: list[_Append]) -> None:
+    def _commit_group(self, group: list[PendingAppend]) -> None:
         try:
             conn = self._connection(group[0].queued_at)
             started = time.perf_counter()
             conn.execute("BEGIN IMMEDIATE")
             cursor = conn.cursor()
-            results = [_insert_rows(cursor, job) for job in group]
+            results = _insert_group(cursor, group)
             conn.execute("COMMIT")
             self.commits += 1
             if self.observer is not None:
@@ -274,15 +259,15 @@ class GroupCommitter:
             self._rollback()
             error = _unavailable(exc)
             for job in group:
-                _settle(job.loop, job.future, error=error)
+                settle(job.loop, job.future, error=error)
             return
         except BaseException as exc:  # a bug: fail the requests, keep the writer alive
             self._rollback()
             for job in group:
-                _settle(job.loop, job.future, error=exc)
+                settle(job.loop, job.future, error=exc)
             return
         for job, result in zip(group, results, strict=True):
-            _settle(job.loop, job.future, result=result)
+            settle(job.loop, job.future, result=result)
 
     def _run_call(self, call: _Call) -> None:
         try:
@@ -293,15 +278,57 @@ class GroupCommitter:
             self.commits += 1
         except sqlite3.Error as exc:
             self._rollback()
-            _settle(call.loop, call.future, error=_unavailable(exc))
+            settle(call.loop, call.future, error=_unavailable(exc))
         except BaseException as exc:
             self._rollback()
-            _settle(call.loop, call.future, error=exc)
+            settle(call.loop, call.future, error=exc)
         else:
-            _settle(call.loop, call.future, result=result)
+            settle(call.loop, call.future, result=result)
 
 
-def _insert_rows(cursor: sqlite3.Cursor, job: _Append) -> list[int | None]:
+def _insert_group(cursor: sqlite3.Cursor, group: Sequence[PendingAppend]) -> list[list[int | None]]:
+    """Every job's rows in one executemany; for each job, its rows' offsets.
+
+    One executemany, not an execute per row: the writer thread gives up the GIL around each
+    statement, and while the event loop thread is busy every execute could wait for the GIL
+    again (with one CPU-bound thread beside it, 700 us a row instead of 36 us; HTTP 1000-event
+    batches went from 32k to N events/s, bench/bench_http.py). When every row went in, their
+    offsets are consecutive (AUTOINCREMENT, one writer, one transaction) and end at
+    last_insert_rowid(); when some (tenant, name, id) was already stored, the group is rolled
+    back and redone row by row to learn which.
+    """
+    params = [
+        (job.tenant, id_, job.source, name, customer, ts, value, payload, job.received_at, key, ch)
+        for job in group
+        for _index, key, name, id_, customer, ts, value, payload, ch in job.rows
+    ]
+    if not params:
+        return [[] for _job in group]
+    cursor.execute("SAVEPOINT insert_group")
+    cursor.executemany(_INSERT_EVENT, params)
+    if cursor.rowcount != len(params):
+        cursor.execute("ROLLBACK TO insert_group")
+        cursor.execute("RELEASE insert_group")
+        return [_insert_rows(cursor, job) for job in group]
+    cursor.execute("RELEASE insert_group")
+    last = cursor.execute("SELECT last_insert_rowid()").fetchone()[0]
+    first = last - len(params) + 1
+    tenant, id_, _source, name = params[0][:4]
+    stored_first = cursor.execute(
+        "SELECT log_offset FROM events WHERE tenant = ? AND name = ? AND id = ?",
+        (tenant, name, id_),
+    ).fetchone()
+    if stored_first is None or stored_first[0] != first:
+        raise RuntimeError(f"offsets of one insert are not consecutive ({stored_first}, {last})")
+    results: list[list[int | None]] = []
+    for job in group:
+        results.append(list(range(first, first + len(job.rows))))
+        first += len(job.rows)
+    return results
+
+
+def _insert_rows(cursor: sqlite3.Cursor, job: PendingAppend) -> list[int | None]:
+    """A job's rows one by one: each one's offset, or None if its key was already stored."""
     offsets: list[int | None] = []
     tenant, source, received_at = job.tenant, job.source, job.received_at
     for _index, key, name, id_, customer, timestamp, value, payload, content_hash in job.rows:
@@ -325,26 +352,6 @@ def _insert_rows(cursor: sqlite3.Cursor, job: _Append) -> list[int | None]:
     return offsets
 
 
-def _settle(
-    loop: asyncio.AbstractEventLoop,
-    future: asyncio.Future[Any],
-    *,
-    result: Any = None,
-    error: BaseException | None = None,
-) -> None:
-    def deliver() -> None:
-        if future.done():  # the awaiting request was cancelled; the store outcome stands
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)
-
-    # A loop already closed at shutdown has nobody waiting any more.
-    with contextlib.suppress(RuntimeError):
-        loop.call_soon_threadsafe(deliver)
-
-
 def _migrate(conn: sqlite3.Connection) -> None:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
@@ -358,22 +365,36 @@ def _event(row: sqlite3.Row | tuple[Any, ...]) -> StoredEvent:
     return StoredEvent(*row)
 
 
-def _filters(tenant: str, query: EventQuery) -> tuple[str, list[Any]]:
-    where = "tenant = ? AND deleted_at IS NULL"
-    params: list[Any] = [tenant]
-    if query.start is not None:
-        where += " AND timestamp >= ?"
-        params.append(query.start)
-    if query.end is not None:
-        where += " AND timestamp < ?"
-        params.append(query.end)
-    if query.name is not None:
-        where += " AND name = ?"
-        params.append(query.name)
-    if query.customer is not None:
-        where += " AND customer = ?"
-        params.append(query.customer)
-    return where, params
+# Events whose keys one start-up query concatenates (see _committed_keys).
+_KEYS_PER_QUERY = 100_000
+
+
+def _committed_keys(conn: sqlite3.Connection) -> bytes:
+    """Every stored key_hash, concatenated, from one snapshot.
+
+    SQLite concatenates them (group_concat), so Python handles ten values per ten million
+    events instead of one row each: at start-up with 10M events, 2.5 s instead of 5.9 s
+    (bench/bench_startup.py). group_concat reads a blob as text, which keeps its bytes only
+    in a UTF-8 database; ours always are, and any other takes the row-by-row path.
+    """
+    if conn.execute("PRAGMA encoding").fetchone()[0] != "UTF-8":
+        return b"".join(row[0] for row in conn.execute("SELECT key_hash FROM events"))
+    conn.execute("BEGIN")  # one read snapshot across the queries
+    try:
+        low, high = conn.execute("SELECT min(log_offset), max(log_offset) FROM events").fetchone()
+        parts: list[bytes] = []
+        for start in range(low or 0, (high or -1) + 1, _KEYS_PER_QUERY):
+            count, keys = conn.execute(
+                "SELECT count(*), CAST(group_concat(key_hash, '') AS BLOB) FROM events "
+                "WHERE log_offset >= ? AND log_offset < ?",
+                (start, start + _KEYS_PER_QUERY),
+            ).fetchone()
+            if count and len(keys) != 16 * count:
+                raise RuntimeError(f"read {len(keys)} bytes for {count} 16-byte keys")
+            parts.append(keys or b"")
+        return b"".join(parts)
+    finally:
+        conn.execute("COMMIT")
 
 
 def _first_live_by_id(
@@ -401,11 +422,23 @@ def _first_live_by_id(
 class SqliteStore(Store):
     """The embedded default store. Reads go through a small thread pool of WAL readers."""
 
-    def __init__(self, path: str | Path, busy_timeout_ms: int = 2000) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        busy_timeout_ms: int = 2000,
+        *,
+        synchronous: str = "FULL",
+        group_commit: bool = True,
+    ) -> None:
+        if synchronous not in SYNCHRONOUS_LEVELS:
+            raise ValueError(f"synchronous must be one of {sorted(SYNCHRONOUS_LEVELS)}")
         self.path = Path(path)
         self._busy_timeout_ms = busy_timeout_ms
+        self._synchronous = synchronous
         self._writer = GroupCommitter(
-            lambda: connect(self.path, self._busy_timeout_ms), busy_timeout_ms
+            lambda: connect(self.path, self._busy_timeout_ms, self._synchronous),
+            busy_timeout_ms,
+            group_commit=group_commit,
         )
         self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sluice-sqlite-read")
         self._local = threading.local()
@@ -428,7 +461,7 @@ class SqliteStore(Store):
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = connect(self.path, self._busy_timeout_ms)
+            conn = connect(self.path, self._busy_timeout_ms, self._synchronous)
             self._local.conn = conn
             with self._lock:
                 self._reader_conns.append(conn)
@@ -447,10 +480,19 @@ class SqliteStore(Store):
         self._writer.observer = observer
 
     async def ping(self) -> None:
-        """Readable, and writable now: a write lock held elsewhere (which readers in WAL mode
-        do not notice) fails the ping within the busy timeout."""
-        await self._read(lambda conn: conn.execute("SELECT count(*) FROM tenants").fetchone())
-        await self._writer.call(lambda conn: None)  # BEGIN IMMEDIATE; COMMIT of nothing
+        """Readable, and writable now: a write lock held by another process (which readers in
+        WAL mode do not notice) fails the ping within the busy timeout. The lock is tried on a
+        reader, not queued on the writer, so a backlog of appends does not fail readiness."""
+
+        def probe(conn: sqlite3.Connection) -> None:
+            conn.execute("SELECT count(*) FROM tenants").fetchone()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            finally:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+
+        await self._read(probe)
 
     async def append(
         self, tenant: str, source: str, received_at: int, rows: Sequence[EventRow]
@@ -460,9 +502,7 @@ class SqliteStore(Store):
         return await self._writer.append(tenant, source, received_at, rows)
 
     async def committed_keys(self) -> bytes:
-        return await self._read(
-            lambda conn: b"".join(row[0] for row in conn.execute("SELECT key_hash FROM events"))
-        )
+        return await self._read(_committed_keys)
 
     async def get_event(self, tenant: str, name: str, id: str) -> StoredEvent | None:
         sql = f"SELECT {_EVENT_COLUMNS} FROM events WHERE tenant = ? AND name = ? AND id = ?"
@@ -480,7 +520,7 @@ class SqliteStore(Store):
         return [_event(row) for row in rows]
 
     async def query_events(self, tenant: str, query: EventQuery) -> list[StoredEvent]:
-        where, params = _filters(tenant, query)
+        where, params = live_filters(tenant, query, "?")
         if query.after is not None:
             where += " AND (timestamp, log_offset) > (?, ?)"
             params.extend(query.after)
@@ -493,7 +533,7 @@ class SqliteStore(Store):
         return [_event(row) for row in rows]
 
     async def count_events(self, tenant: str, query: EventQuery) -> int:
-        where, params = _filters(tenant, query)
+        where, params = live_filters(tenant, query, "?")
         sql = f"SELECT count(*) FROM events WHERE {where}"
         count: int = await self._read(lambda conn: conn.execute(sql, params).fetchone()[0])
         return count

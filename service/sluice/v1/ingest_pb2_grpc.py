@@ -62,6 +62,7 @@ class IngestServiceServicer:
         control) instead of queueing batches in memory. A bad batch (INVALID_ARGUMENT) or a store
         outage (UNAVAILABLE) ends the stream: every acked batch is stored, the first unacked one
         is not, and nothing after it was read. Resending the unacked batches is safe (same ids).
+        Each batch counts as one request against the key's rate limit (RESOURCE_EXHAUSTED).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,0 +1,224 @@
+"""HTTP end to end: `POST /events` with durable commits against a real `sluice serve`, and in
+the same run a bare Litestar app with a canned answer on the same server stack (the ceiling).
+
+Load comes from wrk (separate process, loopback only, bounded by -d) with bench/wrk_vayu.lua,
+which sends events no request sent before. Batches of 1, 100 and 1000 events; 8 to 64
+connections; the best concurrency counts for each.
+
+    .venv/bin/python -m bench.bench_http [--seconds 10] [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import corpus, servers
+from bench.report import ROOT, Figure, common_arguments, finish, rate
+
+WRK_SCRIPT = ROOT / "bench" / "wrk_vayu.lua"
+
+
+@dataclass(frozen=True)
+class Load:
+    """What one wrk run measured."""
+
+    batch: int
+    connections: int
+    requests: int
+    seconds: float
+    errors: int
+    p50_ms: float
+    p99_ms: float
+    mean_ms: float
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def eps(self) -> float:
+        return self.rps * self.batch
+
+    def describe(self) -> str:
+        errors = f", {self.errors} errors" if self.errors else ""
+        return (
+            f"{rate(self.eps)} (c={self.connections}, p50 {self.p50_ms:.1f} ms, "
+            f"p99 {self.p99_ms:.1f} ms{errors})"
+        )
+
+
+def template(directory: Path, batch: int) -> Path:
+    path = directory / f"vayu-{batch}.template"
+    if not path.exists():
+        path.write_bytes(b"\0".join(corpus.templated_vayu_batch(batch)))
+    return path
+
+
+def wrk(
+    url: str,
+    template_path: Path,
+    key: str,
+    run_id: str,
+    batch: int,
+    connections: int,
+    seconds: float,
+    delay_ms: int = 0,
+) -> Load:
+    """One wrk run: 2 threads (the machine has 2 cores), `connections` keep-alive connections."""
+    command = [
+        "wrk",
+        f"-t{min(2, connections)}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(WRK_SCRIPT),
+        url,
+        "--",
+        str(template_path),
+        key,
+        run_id,
+    ]
+    env = {"PATH": "/usr/bin:/bin", "WRK_DELAY_MS": str(delay_ms)}
+    out = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
+    result = json.loads(next(line for line in out.splitlines() if line.startswith("{")))
+    return Load(
+        batch=batch,
+        connections=connections,
+        requests=result["requests"],
+        seconds=result["duration_us"] / 1e6,
+        errors=result["errors"] + result["status_errors"],
+        p50_ms=result["p50_us"] / 1000,
+        p99_ms=result["p99_us"] / 1000,
+        mean_ms=result["mean_us"] / 1000,
+    )
+
+
+def require_wrk() -> None:
+    if shutil.which("wrk") is None:
+        sys.exit("bench_http needs wrk: apt-get install -y wrk (make bench does this)")
+
+
+class Runner:
+    """Runs wrk against one server, giving each run a fresh id (so refs never repeat)."""
+
+    def __init__(self, url: str, key: str, templates: Path, seconds: float, label: str) -> None:
+        self.url, self.key, self.templates, self.seconds = url, key, templates, seconds
+        self.label = label
+        self.runs = 0
+        self.history: list[Load] = []
+
+    def load(self, batch: int, connections: int, delay_ms: int = 0, seconds: float = 0) -> Load:
+        self.runs += 1
+        load = wrk(
+            self.url,
+            template(self.templates, batch),
+            self.key,
+            f"{self.label}{self.runs}",
+            batch,
+            connections,
+            seconds or self.seconds,
+            delay_ms,
+        )
+        self.history.append(load)
+        return load
+
+    def peak(self, batch: int, concurrency: list[int]) -> Load:
+        return max((self.load(batch, c) for c in concurrency), key=lambda load: load.eps)
+
+
+def paced(runner: Runner, peak: Load, connections: int = 8) -> Load:
+    """1-event requests at about half the peak rate: each connection waits between requests,
+    the wait corrected once from what the first try achieved."""
+    target = peak.rps / 2
+    delay_ms = max(1, round(1000 * connections / target))
+    load = runner.load(1, connections, delay_ms)
+    cycle_ms = 1000 * connections / load.rps  # wait + answer, per connection
+    delay_ms = max(1, round(delay_ms + 1000 * connections / target - cycle_ms))
+    return runner.load(1, connections, delay_ms)
+
+
+def run(seconds: float, batches: list[int], concurrency: list[int]) -> list[Figure]:
+    require_wrk()
+    figures = []
+    with tempfile.TemporaryDirectory(prefix="sluice-bench-http-") as tmp:
+        tmp_path = Path(tmp)
+        with (
+            servers.sluice(tmp_path / "data") as server,
+            servers.bare("bare_http", tmp_path / "bare.log") as bare_url,
+        ):
+            servers.wait_ready(server.http_url)
+            sluice = Runner(server.http_url, server.key, tmp_path, seconds, "s")
+            ceiling = Runner(bare_url, server.key, tmp_path, seconds, "b")
+            peaks: dict[int, tuple[Load, Load]] = {}
+            for batch in batches:
+                bare_peak = ceiling.peak(batch, concurrency)
+                peaks[batch] = (sluice.peak(batch, concurrency), bare_peak)
+            half = paced(sluice, peaks[1][0]) if 1 in peaks else None
+            check_stored(server, sluice.history)
+
+        for batch, (peak, bare_peak) in peaks.items():
+            ratio = peak.eps / bare_peak.eps
+            target, met = "", None
+            if batch == 1:
+                target, met = ">= 0.5x", ratio >= 0.5
+            if batch == 1000:
+                target, met = ">= 200k ev/s", peak.eps >= 200_000
+            figures.append(
+                Figure(
+                    f"HTTP POST /events, {batch}-event batches",
+                    peak.describe(),
+                    f"bare Litestar {bare_peak.describe()}",
+                    ratio,
+                    target,
+                    met and peak.errors == 0,
+                )
+            )
+        if half is not None:
+            figures.append(
+                Figure(
+                    "HTTP 1-event p99 at half the peak rate",
+                    f"p99 {half.p99_ms:.1f} ms at {half.rps:.0f} req/s (c=8)",
+                    f"peak {peaks[1][0].rps:.0f} req/s",
+                    half.rps / peaks[1][0].rps,
+                    "p99 <= 10 ms",
+                    half.p99_ms <= 10 and half.errors == 0,
+                )
+            )
+    return figures
+
+
+def check_stored(server: servers.Sluice, loads: list[Load], also_accepted: int = 0) -> None:
+    """Every answered request's events are in the store (wrk counts only answered ones; a
+    request cut off at the end of a run may be stored too)."""
+    answered = also_accepted + sum(load.requests * load.batch for load in loads)
+    stored = server.stored_events()
+    if stored < answered:
+        raise AssertionError(f"{answered} events were answered but only {stored} are stored")
+
+
+def main(argv: list[str] | None = None) -> list[Figure]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    common_arguments(parser)
+    parser.add_argument("--seconds", type=float, default=10.0, help="per wrk run")
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 100, 1000])
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 32, 64])
+    args = parser.parse_args(argv)
+    if args.smoke:
+        figures = run(1, [1], [8])
+    else:
+        figures = run(args.seconds, args.batches, args.concurrency)
+    finish(figures, args.json, "HTTP end to end (durable), against a bare Litestar ceiling")
+    return figures
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,74 @@
+"""`make bench`: every benchmark in one run, one table, and (with --write) bench/RESULTS.md.
+
+.venv/bin/python -m bench.run [--write bench/RESULTS.md] [--smoke] [--only core http ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import shlex
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench import bench_core, bench_durability, bench_grpc, bench_http, bench_startup
+from bench.report import Figure, load_average, machine, table
+
+SUITES: dict[str, Callable[[list[str]], list[Figure]]] = {
+    "core": bench_core.main,
+    "http": bench_http.main,
+    "grpc": bench_grpc.main,
+    "durability": bench_durability.main,
+    "startup": bench_startup.main,
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny runs: proves the code works")
+    parser.add_argument("--only", nargs="+", choices=list(SUITES), default=list(SUITES))
+    parser.add_argument("--write", type=Path, help="write the table and its context here")
+    args = parser.parse_args(argv)
+
+    command = shlex.join(["python", "-m", "bench.run", *(argv or sys.argv[1:])])
+    started = datetime.datetime.now(datetime.UTC)
+    load_before = load_average()
+    clock = time.monotonic()
+    figures: list[Figure] = []
+    for name in args.only:
+        figures += SUITES[name](["--smoke"] if args.smoke else [])
+    minutes = (time.monotonic() - clock) / 60
+
+    context = [
+        f"- date: {started:%Y-%m-%d %H:%M} UTC ({minutes:.0f} minutes)",
+        f"- machine: {machine()}",
+        f"- load average (1, 5, 15 min) before: {load_before}; after: {load_average()}",
+        f"- command: `make bench` (= `{command}`)",
+    ]
+    text = "\n".join(["", "## All figures, one run", "", *context, "", table(figures), ""])
+    print(text)
+    if args.write is not None:
+        args.write.write_text(results_document(context, figures))
+
+
+def results_document(context: list[str], figures: list[Figure]) -> str:
+    return "\n".join(
+        [
+            "# Benchmark results",
+            "",
+            "The latest `make bench`. Each ratio divides two figures measured in the same run on",
+            "the same machine; the absolute figures beside them drift between runs and machines.",
+            "How each is measured: bench/README.md.",
+            "",
+            *context,
+            "",
+            table(figures),
+            "",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Each benchmark script completes a tiny run and prints its table, so bench/ cannot rot.
+
+No timing is asserted: these runs are far too short to mean anything (see bench/README.md).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+needs_wrk = pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+
+pytestmark = pytest.mark.slow
+
+
+def smoke(module: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", f"bench.{module}", "--smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("| figure"))
+    rows = [line for line in lines[header + 2 :] if line.startswith("| ")]
+    assert rows, done.stdout
+    return done.stdout
+
+
+def test_core() -> None:
+    out = smoke("bench_core")
+    for corpus in ("vayu", "vayu_dup10", "enso"):
+        assert f"core {corpus} (binding) vs serde_json Value" in out
+        assert f"core {corpus} (binding) vs pure Python" in out
+
+
+@needs_wrk
+def test_http() -> None:
+    out = smoke("bench_http")
+    assert "HTTP POST /events, 1-event batches" in out
+    assert "p99 at half the peak rate" in out
+
+
+@needs_wrk
+def test_grpc() -> None:
+    out = smoke("bench_grpc")
+    assert "gRPC Ingest, 100-event batches" in out
+    assert "gRPC IngestStream, 100-event batches" in out
+
+
+@needs_wrk
+def test_durability() -> None:
+    out = smoke("bench_durability")
+    assert "NORMAL, group commit off" in out
+
+
+def test_startup() -> None:
+    out = smoke("bench_startup")
+    assert "resident bytes/key" in out
+    assert "start to ready" in out
