@@ -20,7 +20,6 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from sluice.errors import StoreUnavailable
 from sluice.settings import Settings
 from sluice.storage import Store, StoredEvent
 
@@ -129,17 +128,23 @@ class OutboxRelay:
                 await self._nats.close()
 
     async def _run(self) -> None:
+        waiting = False  # logged once per outage, not on every retry
         while not self._closed:
             try:
                 js = await self._jetstream()
                 while not self._closed:
-                    if await self._relay(js) < BATCH:
+                    relayed = await self._relay(js)
+                    if waiting:
+                        log.warning("outbox relay publishes again")
+                        waiting = False
+                    if relayed < BATCH:
                         await self._sleep()
-            except (StoreUnavailable, OSError, TimeoutError) as exc:
-                log.warning("outbox relay waits: %s", exc)
-                await self._sleep()
-            except Exception as exc:  # a NATS error (nats.errors.Error and the like)
-                log.warning("outbox relay waits: %r", exc)
+            # The store or NATS is down (StoreUnavailable, nats.errors.Error, timeouts, OSError):
+            # the events stay queued and the relay tries again.
+            except Exception as exc:
+                if not waiting:
+                    log.warning("outbox relay waits for the store or NATS: %r", exc)
+                    waiting = True
                 await self._sleep()
 
     async def _sleep(self) -> None:
@@ -179,16 +184,20 @@ class OutboxRelay:
         """Publish one claimed batch and mark it published; how many it held."""
         async with self._store.unpublished(BATCH) as claimed:
             acks: list[asyncio.Future[Any]] = []
-            for key, event in claimed:
-                subject = subject_for(self.subject_prefix, event.tenant, event.name)
-                acks.append(
-                    await js.publish_async(
-                        subject, message_body(event), headers=message_headers(key, event)
+            try:
+                for key, event in claimed:
+                    subject = subject_for(self.subject_prefix, event.tenant, event.name)
+                    headers = message_headers(key, event)
+                    acks.append(
+                        await js.publish_async(subject, message_body(event), headers=headers)
                     )
-                )
-            # Every ack (or duplicate notice) before the claim commits; any failure raises
-            # here, and the batch stays queued.
-            await asyncio.wait_for(asyncio.gather(*acks), ACK_TIMEOUT_SECONDS)
+                # Every ack (or duplicate notice) before the claim commits; any failure raises
+                # here, and the batch stays queued.
+                await asyncio.wait_for(asyncio.gather(*acks), ACK_TIMEOUT_SECONDS)
+            except BaseException:
+                for ack in acks:  # each pending ack holds one of the client's publish slots
+                    ack.cancel()
+                raise
         self.published += len(claimed)
         return len(claimed)
 

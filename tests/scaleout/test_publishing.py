@@ -15,7 +15,7 @@ import pytest
 from sluice.publishing import OutboxRelay, message_body, subject_for
 from sluice.storage import StoredEvent
 from tests.scaleout.conftest import stream_msg_ids
-from tests.scaleout.engines import NATS_URL
+from tests.scaleout.engines import NATS_URL, ThrowawayNats
 from tests.storage.conftest import event_row
 
 pytestmark = pytest.mark.anyio
@@ -95,3 +95,37 @@ async def test_a_relay_that_dies_before_marking_republishes_without_a_duplicate(
         await store.close()
     published = await asyncio.to_thread(stream_msg_ids, stream, prefix)
     assert len(published) == 120 and set(published.values()) == {1}
+
+
+async def test_events_accepted_while_nats_is_down_are_published_when_it_is_back(
+    postgres_url: str,
+) -> None:
+    from sluice.storage.postgres import PostgresStore
+
+    nats_server = ThrowawayNats().start()
+    store = PostgresStore(postgres_url, outbox=True)
+    await store.open()
+    relay = OutboxRelay(store, nats_server.url, "OUTAGE", "outage", poll_seconds=0.1)
+    try:
+        relay.start()
+        await store.append("acme", "vayu", 1, [event_row(0, "before")])
+        await wait_for_empty_outbox(store)
+        nats_server.stop()  # its stream goes with it
+        await store.append("acme", "vayu", 1, [event_row(i, f"during-{i}") for i in range(30)])
+        await asyncio.sleep(1.0)
+        assert await store.outbox_depth() == 30  # accepted, waiting
+        nats_server.start()  # same port; the relay reconnects and makes the stream again
+        await wait_for_empty_outbox(store, seconds=20)
+        published = await asyncio.to_thread(stream_msg_ids, "OUTAGE", "outage", nats_server.url)
+        assert len(published) == 30 and set(published.values()) == {1}
+    finally:
+        await relay.stop()
+        await store.close()
+        nats_server.stop()
+
+
+async def wait_for_empty_outbox(store: Any, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while await store.outbox_depth():
+        assert time.monotonic() < deadline, "the outbox was not emptied"
+        await asyncio.sleep(0.05)
