@@ -1,0 +1,70 @@
+"""Hostile input over gRPC: malformed protobuf bytes, unknown fields, huge metadata."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+import pytest
+
+from sluice.v1 import ingest_pb2
+from tests.conftest import stored_rows
+from tests.rpc.conftest import RpcServer
+from tests.test_server import grpc_event
+
+INGEST = "/sluice.v1.IngestService/Ingest"
+
+
+def raw_ingest(channel: grpc.Channel) -> Any:
+    """Ingest taking request bytes as they are, so a test can send what no client would."""
+    return channel.unary_unary(
+        INGEST, request_serializer=None, response_deserializer=ingest_pb2.IngestResponse.FromString
+    )
+
+
+def test_invalid_utf8_in_a_string_field_is_invalid_argument(
+    rpc: RpcServer, channel: grpc.Channel
+) -> None:
+    good = ingest_pb2.IngestRequest(events=[grpc_event("utf")]).SerializeToString()
+    bad = good.replace(b"utf", b"\xff\xfe\xfd")  # same length, not UTF-8
+    with pytest.raises(grpc.RpcError) as info:
+        raw_ingest(channel)(bad, metadata=rpc.metadata)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert stored_rows(rpc.settings.data_dir) == []
+
+
+def test_truncated_and_garbage_messages_are_invalid_argument(
+    rpc: RpcServer, channel: grpc.Channel
+) -> None:
+    good = ingest_pb2.IngestRequest(events=[grpc_event("cut")]).SerializeToString()
+    for bad in (good[: len(good) // 2], b"\xff" * 64, b"\x0a\xff\xff\xff\xff\x0f"):
+        with pytest.raises(grpc.RpcError) as info:
+            raw_ingest(channel)(bad, metadata=rpc.metadata)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, bad
+    assert stored_rows(rpc.settings.data_dir) == []
+
+
+def test_unknown_fields_are_ignored(rpc: RpcServer, channel: grpc.Channel) -> None:
+    # Field 15 (varint) on the request and on the event: a newer client's message.
+    event = grpc_event("newer").SerializeToString() + b"\x78\x01"
+    request = b"\x0a" + bytes([len(event)]) + event + b"\x78\x2a"
+    reply = raw_ingest(channel)(request, metadata=rpc.metadata)
+    assert reply.accepted == 1
+    assert [row[2] for row in stored_rows(rpc.settings.data_dir)] == ["newer"]
+
+
+def test_huge_metadata_is_refused_and_nothing_is_stored(
+    rpc: RpcServer, channel: grpc.Channel
+) -> None:
+    request = ingest_pb2.IngestRequest(events=[grpc_event("meta")]).SerializeToString()
+    metadata = (*rpc.metadata, ("x-padding", "p" * 100_000))
+    with pytest.raises(grpc.RpcError) as info:
+        raw_ingest(channel)(request, metadata=metadata)
+    assert info.value.code() in (
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNAVAILABLE,
+    )
+    assert stored_rows(rpc.settings.data_dir) == []
+    # The channel and server are still fine afterwards.
+    assert raw_ingest(channel)(request, metadata=rpc.metadata).accepted == 1
