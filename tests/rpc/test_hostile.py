@@ -68,3 +68,20 @@ def test_huge_metadata_is_refused_and_nothing_is_stored(
     assert stored_rows(rpc.settings.data_dir) == []
     # The channel and server are still fine afterwards.
     assert raw_ingest(channel)(request, metadata=rpc.metadata).accepted == 1
+
+
+def test_grpc_calls_are_counted_by_method_and_status(rpc: RpcServer, channel: grpc.Channel) -> None:
+    from tests.web.test_metrics import sample
+
+    request = ingest_pb2.IngestRequest(events=[grpc_event("counted")]).SerializeToString()
+    raw_ingest(channel)(request, metadata=rpc.metadata)
+    with pytest.raises(grpc.RpcError):
+        raw_ingest(channel)(b"\xff" * 8, metadata=rpc.metadata)
+    with pytest.raises(grpc.RpcError):
+        raw_ingest(channel)(request)
+    text = rpc.pipeline.metrics.render().decode()
+    for status in ("OK", "INVALID_ARGUMENT", "UNAUTHENTICATED"):
+        assert (
+            sample(text, "sluice_requests_total", protocol="grpc", route="Ingest", status=status)
+            == 1
+        ), status

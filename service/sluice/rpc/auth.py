@@ -50,28 +50,44 @@ def _replaced(handler: Handler, behavior: Callable[..., Any]) -> Handler:
     )
 
 
-def _refusing(handler: Handler, refusal: Refusal) -> Handler:
+def _count(pipeline: Pipeline, method: str, context: Context) -> None:
+    """One sample per finished call, by method and final status (metrics)."""
+    code = context.code()  # None when the handler returned without setting one
+    status = code.name if isinstance(code, grpc.StatusCode) else "OK" if code is None else "UNKNOWN"
+    pipeline.metrics.requests.labels("grpc", method.rsplit("/", 1)[-1], status).inc()
+
+
+def _refusing(handler: Handler, refusal: Refusal, pipeline: Pipeline, method: str) -> Handler:
     async def refuse(request: Any, context: Context) -> None:
-        await refusal.abort(context)
+        try:
+            await refusal.abort(context)
+        finally:
+            _count(pipeline, method, context)
 
     return _replaced(handler, refuse)
 
 
-def _with_tenant(handler: Handler, tenant: str) -> Handler:
-    """The same handler, run with current_tenant set."""
+def _with_tenant(handler: Handler, tenant: str, pipeline: Pipeline, method: str) -> Handler:
+    """The same handler, run with current_tenant set, and counted when it ends."""
     inner: Callable[..., Any] = getattr(handler, _kind(handler)[0])
     if handler.response_streaming:
 
         async def streaming(request: Any, context: Context) -> AsyncIterator[Any]:
             current_tenant.set(tenant)
-            async for response in inner(request, context):
-                yield response
+            try:
+                async for response in inner(request, context):
+                    yield response
+            finally:
+                _count(pipeline, method, context)
 
         return _replaced(handler, streaming)
 
     async def unary(request: Any, context: Context) -> Any:
         current_tenant.set(tenant)
-        return await inner(request, context)
+        try:
+            return await inner(request, context)
+        finally:
+            _count(pipeline, method, context)
 
     return _replaced(handler, unary)
 
@@ -105,5 +121,5 @@ class BearerAuth(_Interceptor):
             refusal = refusal_for(exc)
             if refusal is None:
                 raise
-            return _refusing(handler, refusal)
-        return _with_tenant(handler, tenant)
+            return _refusing(handler, refusal, self._pipeline, handler_call_details.method)
+        return _with_tenant(handler, tenant, self._pipeline, handler_call_details.method)
