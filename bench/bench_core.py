@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> list[Figure]:
         figures = run(seconds=0.05, batches=1, release=False)
     else:
         figures = run(args.seconds, args.batches)
-    finish(figures, args.json, "Core: events/s on one core, same corpus, same run")
+    finish(figures, args.json, "Core: events/s on one core, same corpus, same run", args.smoke)
     return figures
 
 

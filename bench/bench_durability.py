@@ -62,7 +62,9 @@ def main(argv: list[str] | None = None) -> list[Figure]:
     args = parser.parse_args(argv)
     loads = [(1, 8)] if args.smoke else [(1, 64), (100, 64), (1000, 8)]
     figures = run(1 if args.smoke else args.seconds, loads)
-    finish(figures, args.json, "Durability cost: POST /events against FULL + group commit")
+    finish(
+        figures, args.json, "Durability cost: POST /events against FULL + group commit", args.smoke
+    )
     return figures
 
 

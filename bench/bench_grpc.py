@@ -161,7 +161,12 @@ def main(argv: list[str] | None = None) -> list[Figure]:
         figures = run(1, [100], [2])
     else:
         figures = run(args.seconds, args.batches, args.concurrency)
-    finish(figures, args.json, "gRPC end to end (durable), against HTTP and a bare grpc.aio")
+    finish(
+        figures,
+        args.json,
+        "gRPC end to end (durable), against HTTP and a bare grpc.aio",
+        args.smoke,
+    )
     return figures
 
 

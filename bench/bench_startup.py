@@ -166,6 +166,12 @@ def seconds_to_ready(data_dir: Path, work_dir: Path) -> tuple[float, int]:
         process.stop()
 
 
+def best_start(data_dir: Path, work_dir: Path) -> tuple[float, int]:
+    starts = [seconds_to_ready(data_dir, work_dir) for _ in range(2)]
+    print(f"(start to ready on {data_dir}: {[round(s, 2) for s, _ in starts]} s)", file=sys.stderr)
+    return min(starts)
+
+
 def run(keys: int, events: int) -> list[Figure]:
     core = index_bytes_per_key(keys, "core")
     python = index_bytes_per_key(keys, "python")
@@ -185,11 +191,13 @@ def run(keys: int, events: int) -> list[Figure]:
         empty = work / "empty"
         empty.mkdir()
         seconds_to_ready(empty, work)  # first start: creates the schema and a key
-        empty_ready, empty_rss = seconds_to_ready(empty, work)
-        full_ready, full_rss = seconds_to_ready(full, work)
+        # Best of two starts each: the first may read a cold file from disk, which measures
+        # the disk rather than Sluice (both runs are printed).
+        empty_ready, empty_rss = best_start(empty, work)
+        full_ready, full_rss = best_start(full, work)
     figures.append(
         Figure(
-            f"start to ready with {events:,} stored events",
+            f"start to ready with {events:,} stored events (best of 2)",
             f"{full_ready:.2f} s (RSS {full_rss / 2**20:.0f} MiB)",
             f"empty store {empty_ready:.2f} s (RSS {empty_rss / 2**20:.0f} MiB)",
             full_ready / empty_ready,
@@ -207,7 +215,7 @@ def main(argv: list[str] | None = None) -> list[Figure]:
     parser.add_argument("--events", type=int, default=10_000_000)
     args = parser.parse_args(argv)
     figures = run(100_000, 20_000) if args.smoke else run(args.keys, args.events)
-    finish(figures, args.json, "Memory and start-up")
+    finish(figures, args.json, "Memory and start-up", args.smoke)
     return figures
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
+import resource
 import shlex
 import sys
 import time
@@ -36,21 +38,45 @@ def main(argv: list[str] | None = None) -> None:
     started = datetime.datetime.now(datetime.UTC)
     load_before = load_average()
     clock = time.monotonic()
+    machine_before, ours_before = busy_cpu_seconds(), our_cpu_seconds()
     figures: list[Figure] = []
     for name in args.only:
         figures += SUITES[name](["--smoke"] if args.smoke else [])
-    minutes = (time.monotonic() - clock) / 60
+    seconds = time.monotonic() - clock
+    minutes = seconds / 60
+    others = (busy_cpu_seconds() - machine_before) - (our_cpu_seconds() - ours_before)
 
     context = [
         f"- date: {started:%Y-%m-%d %H:%M} UTC ({minutes:.0f} minutes)",
         f"- machine: {machine()}",
         f"- load average (1, 5, 15 min) before: {load_before}; after: {load_average()}",
+        f"- CPU used by processes other than this run's: {max(0.0, others):.0f} s "
+        f"({max(0.0, others) / (seconds * (os.cpu_count() or 1)):.0%} of the machine)",
         f"- command: `make bench` (= `{command}`)",
     ]
     text = "\n".join(["", "## All figures, one run", "", *context, "", table(figures), ""])
     print(text)
     if args.write is not None:
         args.write.write_text(results_document(context, figures))
+
+
+def busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine spent busy since boot (/proc/stat), or 0 elsewhere."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0.0
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def our_cpu_seconds() -> float:
+    """CPU seconds of this process and its waited-for children (servers, wrk, clients)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
 
 
 def results_document(context: list[str], figures: list[Figure]) -> str:

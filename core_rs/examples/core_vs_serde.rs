@@ -1,12 +1,15 @@
 //! The core's parsers against `serde_json` parsing the same bytes into `serde_json::Value`.
 //!
 //! Run by `bench/bench_core.py`, which writes the corpora (one request body per line):
-//! `cargo run --release --example core_vs_serde -- DIR SECONDS`. Prints one JSON object per
-//! corpus with events/s on one thread for each contender; the best of five rounds counts.
+//! `cargo run --release --example core_vs_serde -- DIR SECONDS [CONTENDER]`. Prints one JSON
+//! object per corpus with events/s on one thread for each contender (or only CONTENDER, e.g.
+//! under `perf record`); the best of five rounds counts. SECONDS is per contender and corpus.
+//! Rates are per second of this thread's CPU time (Linux), so other processes on the machine
+//! do not count against them; elsewhere wall time is used.
 
 use std::hint::black_box;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use _core::json;
 use _core::limits::Limits;
@@ -19,9 +22,13 @@ const CORPORA: [&str; 3] = ["vayu", "vayu_dup10", "enso"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let dir = args.next().ok_or("usage: core_vs_serde DIR SECONDS")?;
+    let dir = args
+        .next()
+        .ok_or("usage: core_vs_serde DIR SECONDS [CONTENDER]")?;
     let seconds: f64 = args.next().map_or(Ok(2.0), |s| s.parse())?;
-    let per_round = Duration::from_secs_f64(seconds / f64::from(ROUNDS));
+    let only = args.next();
+    let runs = |name: &str| only.as_deref().is_none_or(|only| only == name);
+    let per_round = seconds / f64::from(ROUNDS);
     let limits = Limits::default();
 
     for corpus in CORPORA {
@@ -32,20 +39,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect();
         let events = count_events(&bodies)?;
 
-        let serde_value = best_rate(&bodies, events, per_round, |body| {
-            serde_json::from_slice::<serde_json::Value>(body).is_ok()
+        let serde_value = runs("serde_value").then(|| {
+            best_rate(&bodies, events, per_round, |body| {
+                serde_json::from_slice::<serde_json::Value>(body).is_ok()
+            })
         });
-        let core_json = best_rate(&bodies, events, per_round, |body| {
-            json::parse(body, limits.max_depth).is_ok()
+        let core_json = runs("core_json").then(|| {
+            best_rate(&bodies, events, per_round, |body| {
+                json::parse(body, limits.max_depth).is_ok()
+            })
         });
-        let core_batch = best_rate(&bodies, events, per_round, |body| {
-            let batch = if corpus == "enso" {
-                enso::parse_enso_batch(body, "bench", NOW_US, &limits)
-            } else {
-                vayu::parse_vayu_batch(body, "bench", NOW_US, &limits)
-            };
-            batch.is_ok()
+        let core_batch = runs("core_batch_rust").then(|| {
+            best_rate(&bodies, events, per_round, |body| {
+                let batch = if corpus == "enso" {
+                    enso::parse_enso_batch(body, "bench", NOW_US, &limits)
+                } else {
+                    vayu::parse_vayu_batch(body, "bench", NOW_US, &limits)
+                };
+                batch.is_ok()
+            })
         });
+        let [serde_value, core_json, core_batch] =
+            [serde_value, core_json, core_batch].map(|rate| rate.unwrap_or(0.0));
         println!(
             "{{\"corpus\":\"{corpus}\",\"events\":{events},\"serde_value_eps\":{serde_value:.0},\
              \"core_json_eps\":{core_json:.0},\"core_batch_rust_eps\":{core_batch:.0}}}"
@@ -64,26 +79,51 @@ fn count_events(bodies: &[&[u8]]) -> Result<usize, serde_json::Error> {
     Ok(events)
 }
 
-/// Events per second of `work` over the whole corpus: the best of ROUNDS rounds, each going
-/// over the corpus as many times as fit in `per_round` (at least once).
-fn best_rate(
-    bodies: &[&[u8]],
-    events: usize,
-    per_round: Duration,
-    work: impl Fn(&[u8]) -> bool,
-) -> f64 {
+/// Events per CPU second of `work` over the whole corpus: the best of ROUNDS rounds, each
+/// going over the corpus as many times as fit in `per_round` seconds (at least once).
+fn best_rate(bodies: &[&[u8]], events: usize, per_round: f64, work: impl Fn(&[u8]) -> bool) -> f64 {
+    let clock = Clock::new();
     let mut best = 0.0_f64;
     for _ in 0..ROUNDS {
-        let started = Instant::now();
+        let started = clock.seconds();
         let mut passes = 0_u32;
-        while passes == 0 || started.elapsed() < per_round {
+        while passes == 0 || clock.seconds() - started < per_round {
             for body in bodies {
                 assert!(work(black_box(body)), "the corpus must parse");
             }
             passes += 1;
         }
-        let rate = (events as f64) * f64::from(passes) / started.elapsed().as_secs_f64();
+        let rate = (events as f64) * f64::from(passes) / (clock.seconds() - started);
         best = best.max(rate);
     }
     best
+}
+
+/// This thread's CPU time from /proc/thread-self/schedstat (nanoseconds on the CPU), or wall
+/// time where that file does not exist.
+struct Clock {
+    wall: Instant,
+    schedstat: bool,
+}
+
+impl Clock {
+    fn new() -> Self {
+        Self {
+            wall: Instant::now(),
+            schedstat: Self::cpu_seconds().is_some(),
+        }
+    }
+
+    fn seconds(&self) -> f64 {
+        match self.schedstat {
+            true => Self::cpu_seconds().unwrap_or(0.0),
+            false => self.wall.elapsed().as_secs_f64(),
+        }
+    }
+
+    fn cpu_seconds() -> Option<f64> {
+        let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+        let nanos: f64 = text.split_whitespace().next()?.parse().ok()?;
+        Some(nanos / 1e9)
+    }
 }

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::error::CoreError;
+use crate::index::KeyHasherBuilder;
 use crate::json::{self, Value};
 use crate::keys;
 use crate::limits::{Limits, MAX_DEPTH_CEILING, MAX_FIELD_BYTES};
@@ -166,7 +167,9 @@ pub(crate) fn identifier<'t>(
         non_blank(text).ok_or_else(|| FieldError::new(field, format!("{field} {missing}")))?;
     check_length(field, text)?;
     // Ids travel into logs, headers and other systems' keys, where NUL and friends do harm.
-    if text.chars().any(char::is_control) {
+    // ASCII text (the usual case) is checked byte by byte without decoding characters.
+    let maybe_control = text.bytes().any(|b| b.is_ascii_control() || !b.is_ascii());
+    if maybe_control && text.chars().any(char::is_control) {
         return Err(FieldError::new(
             field,
             format!("{field} must not contain control characters."),
@@ -312,7 +315,7 @@ pub(crate) struct BatchBuilder<'t> {
     tenant: &'t str,
     repeat: Repeat,
     /// Content hash of the first valid event with each key.
-    seen: HashMap<u128, u128>,
+    seen: HashMap<u128, u128, KeyHasherBuilder>,
     batch: Batch,
 }
 
@@ -325,7 +328,7 @@ impl<'t> BatchBuilder<'t> {
         Self {
             tenant,
             repeat,
-            seen: HashMap::new(),
+            seen: HashMap::with_capacity_and_hasher(total, KeyHasherBuilder::random()),
             batch,
         }
     }

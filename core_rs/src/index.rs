@@ -125,12 +125,12 @@ impl IdempotencyIndex {
 /// bucket. One multiply of the two halves, each mixed with a per-process random word,
 /// keeps bucket positions unpredictable at almost no cost.
 #[derive(Clone, Copy)]
-struct KeyHasherBuilder {
+pub(crate) struct KeyHasherBuilder {
     seeds: [u64; 2],
 }
 
 impl KeyHasherBuilder {
-    fn random() -> Self {
+    pub(crate) fn random() -> Self {
         let random = RandomState::new();
         Self {
             seeds: [random.hash_one(0u8), random.hash_one(1u8)],
@@ -149,7 +149,7 @@ impl BuildHasher for KeyHasherBuilder {
     }
 }
 
-struct KeyHasher {
+pub(crate) struct KeyHasher {
     seeds: [u64; 2],
     hash: u64,
 }

@@ -120,6 +120,10 @@ struct Parser<'a, 'm> {
     spans: Vec<(usize, usize)>,
     /// Seeds key hashes for duplicate detection in large objects.
     key_hasher: RandomState,
+    /// The whole input as text when it is valid UTF-8 (checked once, which is much cheaper
+    /// than checking each string); `None` sends every string through its own check, which
+    /// finds and reports the invalid bytes.
+    text: Option<&'a str>,
 }
 
 /// The longest number literal accepted (see `parse_number`).
@@ -141,6 +145,7 @@ impl<'a, 'm> Parser<'a, 'm> {
             span_member,
             spans: Vec::new(),
             key_hasher: RandomState::new(),
+            text: std::str::from_utf8(input).ok(),
         }
     }
 
@@ -373,7 +378,8 @@ impl<'a, 'm> Parser<'a, 'm> {
             self.expect_digits("a digit in the exponent")?;
         }
         // The grammar above admits ASCII only, so this cannot fail; no panic path either way.
-        let text = std::str::from_utf8(&self.input[start..self.pos])
+        let text = self
+            .utf8(start, self.pos)
             .map_err(|_| error(start, "invalid number"))?;
         // RFC 8259 §6 lets a parser bound numbers. Ours must survive every reader downstream:
         // Python refuses integers over 4300 digits, and an overflowing float reads back as
@@ -405,6 +411,16 @@ impl<'a, 'm> Parser<'a, 'm> {
         Ok(())
     }
 
+    /// `input[start..end]` as text; strings are split only at ASCII bytes, so a valid
+    /// multi-byte sequence is never cut.
+    fn utf8(&self, start: usize, end: usize) -> Result<&'a str, JsonError> {
+        if let Some(text) = self.text.and_then(|text| text.get(start..end)) {
+            return Ok(text);
+        }
+        std::str::from_utf8(&self.input[start..end])
+            .map_err(|e| error(start + e.valid_up_to(), "invalid UTF-8 in string"))
+    }
+
     /// A string; the cursor must be at its opening quote. Borrows when there is no escape.
     fn parse_string(&mut self) -> Result<Cow<'a, str>, JsonError> {
         let open = self.pos;
@@ -416,7 +432,7 @@ impl<'a, 'm> Parser<'a, 'm> {
             match input.get(i) {
                 None => return Err(error(open, "unterminated string")),
                 Some(b'"') => {
-                    let tail = utf8(input, segment, i)?;
+                    let tail = self.utf8(segment, i)?;
                     self.pos = i + 1;
                     return Ok(match owned {
                         None => Cow::Borrowed(tail),
@@ -428,7 +444,7 @@ impl<'a, 'm> Parser<'a, 'm> {
                 }
                 Some(b'\\') => {
                     let text = owned.get_or_insert_with(String::new);
-                    text.push_str(utf8(input, segment, i)?);
+                    text.push_str(self.utf8(segment, i)?);
                     i = decode_escape(input, i, text)?;
                     segment = i;
                 }
@@ -465,13 +481,6 @@ fn remember_key(
         *index = Some(keys.map(|k| hasher.hash_one(k)).collect());
     }
     true
-}
-
-/// `input[start..end]` as text; strings are split only at ASCII bytes, so a valid
-/// multi-byte sequence is never cut.
-fn utf8(input: &[u8], start: usize, end: usize) -> Result<&str, JsonError> {
-    std::str::from_utf8(&input[start..end])
-        .map_err(|e| error(start + e.valid_up_to(), "invalid UTF-8 in string"))
 }
 
 /// Decodes the escape at `input[at] == b'\\'` into `out`; returns the index after it.

@@ -1,4 +1,4 @@
-"""One executemany per group commit: offsets per row, and the row-by-row fallback."""
+"""One group commit for several requests: each row's offset, and None for a stored key."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ async def test_a_stored_key_in_the_group_is_none_and_the_rest_are_stored(
         [False, True, False],
         [True, False],
     ]
-    # As before group inserts: each refused row still uses up an offset (AUTOINCREMENT).
+    # A refused row may still use up an offset (AUTOINCREMENT): offsets are unique, not dense.
     stored = {event.id: event.offset for event in await store.read_log("acme", 0, 100)}
     assert list(stored) == ["taken", "a", "b", "c", "d"]
     answered = {

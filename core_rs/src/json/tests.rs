@@ -357,3 +357,26 @@ fn numbers_are_bounded_but_exact() {
     let big = parse(b"[12345678901234567890123]", 64).unwrap();
     assert_eq!(write::to_compact(&big), "[12345678901234567890123]");
 }
+
+#[test]
+fn strings_with_escapes_and_multibyte_text_around_word_boundaries_round_trip() {
+    for pad in 0..10 {
+        let text = format!(
+            "{}\u{e9}\u{1F600}\\\"\\\\\\n\\u00e9{}",
+            "x".repeat(pad),
+            "y".repeat(pad)
+        );
+        let document = format!("[\"{text}\"]");
+        let expected = format!(
+            "{}\u{e9}\u{1F600}\"\\\n\u{e9}{}",
+            "x".repeat(pad),
+            "y".repeat(pad)
+        );
+        assert_eq!(
+            ok(&document),
+            Value::Array(vec![Value::String(Cow::Owned(expected.clone()))])
+        );
+        let written = to_compact(&Value::String(Cow::Owned(expected)));
+        assert_eq!(ok(&format!("[{written}]")), ok(&document));
+    }
+}

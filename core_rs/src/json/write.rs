@@ -6,16 +6,19 @@ use super::Value;
 
 /// Compact JSON: no whitespace, members in document order, numbers as written.
 pub fn to_compact(value: &Value<'_>) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(INITIAL_CAPACITY);
     write_value(value, &mut out, Style::Compact);
     out
 }
+
+/// Room for a typical event payload, so writing one rarely reallocates.
+const INITIAL_CAPACITY: usize = 128;
 
 /// Compact JSON with members sorted by key (UTF-8 byte order) and numbers normalised with
 /// [`canonical_number`], so equal content hashes the same whichever protocol carried it
 /// (a protobuf Struct has no key order and only doubles).
 pub fn to_canonical(value: &Value<'_>) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(INITIAL_CAPACITY);
     write_value(value, &mut out, Style::Canonical);
     out
 }
@@ -35,7 +38,7 @@ fn write_value(value: &Value<'_>, out: &mut String, style: Style) {
         Value::Bool(false) => out.push_str("false"),
         Value::Number(text) => match style {
             Style::Compact => out.push_str(text),
-            Style::Canonical => out.push_str(&canonical_number(text)),
+            Style::Canonical => write_canonical_number(text, out),
         },
         Value::String(text) => write_string(text, out),
         Value::Array(items) => {
@@ -49,27 +52,44 @@ fn write_value(value: &Value<'_>, out: &mut String, style: Style) {
             out.push(']');
         }
         Value::Object(members) => {
-            let mut ordered: Vec<_> = members.iter().collect();
-            if let Style::Canonical = style {
-                ordered.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            }
             out.push('{');
-            for (i, (key, item)) in ordered.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(key, out);
-                out.push(':');
-                write_value(item, out, style);
+            // Canonical order only when the members are not in it already (no allocation).
+            if matches!(style, Style::Canonical) && !members.is_sorted_by(|a, b| a.0 <= b.0) {
+                let mut ordered: Vec<_> = members.iter().collect();
+                ordered.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                write_members(ordered.into_iter(), out, style);
+            } else {
+                write_members(members.iter(), out, style);
             }
             out.push('}');
         }
     }
 }
 
+fn write_members<'m, 'v: 'm>(
+    members: impl Iterator<Item = &'m (std::borrow::Cow<'v, str>, Value<'v>)>,
+    out: &mut String,
+    style: Style,
+) {
+    for (i, (key, item)) in members.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_string(key, out);
+        out.push(':');
+        write_value(item, out, style);
+    }
+}
+
 /// A JSON string literal: escapes what RFC 8259 requires, keeps all other text as UTF-8.
 fn write_string(text: &str, out: &mut String) {
     out.push('"');
+    if !text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        // The common case: nothing to escape.
+        out.push_str(text);
+        out.push('"');
+        return;
+    }
     let mut plain = 0;
     for (i, b) in text.bytes().enumerate() {
         let escape = match b {
@@ -114,13 +134,26 @@ pub fn format_f64(x: f64) -> String {
 /// included, "-0" becomes "0"); other numbers go through f64 and [`format_f64`], so "1.0",
 /// "1e0" and a protobuf 1.0 all read "1". Text that overflows f64 is kept as written.
 pub fn canonical_number(text: &str) -> String {
+    let mut out = String::new();
+    write_canonical_number(text, &mut out);
+    out
+}
+
+/// [`canonical_number`] written onto `out` (integers, the common case, without allocating).
+fn write_canonical_number(text: &str, out: &mut String) {
     let digits = text.strip_prefix('-').unwrap_or(text);
     if digits.bytes().all(|b| b.is_ascii_digit()) {
-        if digits.bytes().all(|b| b == b'0') {
-            return "0".into();
-        }
-        return text.into();
+        out.push_str(if digits.bytes().all(|b| b == b'0') {
+            "0"
+        } else {
+            text
+        });
+        return;
     }
+    out.push_str(&canonical_non_integer(text));
+}
+
+fn canonical_non_integer(text: &str) -> String {
     match text.parse::<f64>() {
         Ok(x) if x.is_finite() => format_f64(x),
         _ => text.into(),

@@ -70,8 +70,13 @@ async def _count_response(message: Message, scope: Scope) -> None:
     )
 
 
-def _bind_request_id(request: Request[Any, Any, Any]) -> None:
-    """Every log line written while this request is served carries its id."""
+async def _bind_request_id(request: Request[Any, Any, Any]) -> None:
+    """Every log line written while this request is served carries its id.
+
+    Async on purpose: Litestar runs a sync hook in a worker thread under a copy of the
+    context, so the id set there never reached the request, and each request paid a thread
+    hop (1-event POST /events at 64 connections: 1.44-1.55k req/s sync, 1.77-2.01k async,
+    interleaved runs)."""
     logs.request_id.set(_request_id(request.scope))
 
 
