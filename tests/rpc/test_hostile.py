@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import grpc
@@ -79,9 +80,15 @@ def test_grpc_calls_are_counted_by_method_and_status(rpc: RpcServer, channel: gr
         raw_ingest(channel)(b"\xff" * 8, metadata=rpc.metadata)
     with pytest.raises(grpc.RpcError):
         raw_ingest(channel)(request)
-    text = rpc.pipeline.metrics.render().decode()
     for status in ("OK", "INVALID_ARGUMENT", "UNAUTHENTICATED"):
-        assert (
-            sample(text, "sluice_requests_total", protocol="grpc", route="Ingest", status=status)
-            == 1
-        ), status
+        # The server counts a call as it ends, which may be just after the client has its reply.
+        deadline = time.monotonic() + 5
+        while True:
+            text = rpc.pipeline.metrics.render().decode()
+            count = sample(
+                text, "sluice_requests_total", protocol="grpc", route="Ingest", status=status
+            )
+            if count == 1 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert count == 1, status

@@ -50,19 +50,17 @@ def _replaced(handler: Handler, behavior: Callable[..., Any]) -> Handler:
     )
 
 
-def _count(pipeline: Pipeline, method: str, context: Context) -> None:
+def _count(pipeline: Pipeline, method: str, code: grpc.StatusCode | None) -> None:
     """One sample per finished call, by method and final status (metrics)."""
-    code = context.code()  # None when the handler returned without setting one
     status = code.name if isinstance(code, grpc.StatusCode) else "OK" if code is None else "UNKNOWN"
     pipeline.metrics.requests.labels("grpc", method.rsplit("/", 1)[-1], status).inc()
 
 
 def _refusing(handler: Handler, refusal: Refusal, pipeline: Pipeline, method: str) -> Handler:
     async def refuse(request: Any, context: Context) -> None:
-        try:
-            await refusal.abort(context)
-        finally:
-            _count(pipeline, method, context)
+        # Counted before the abort: the client may see the status before a `finally` runs.
+        _count(pipeline, method, refusal.code)
+        await refusal.abort(context)
 
     return _replaced(handler, refuse)
 
@@ -78,7 +76,7 @@ def _with_tenant(handler: Handler, tenant: str, pipeline: Pipeline, method: str)
                 async for response in inner(request, context):
                     yield response
             finally:
-                _count(pipeline, method, context)
+                _count(pipeline, method, context.code())
 
         return _replaced(handler, streaming)
 
@@ -87,7 +85,7 @@ def _with_tenant(handler: Handler, tenant: str, pipeline: Pipeline, method: str)
         try:
             return await inner(request, context)
         finally:
-            _count(pipeline, method, context)
+            _count(pipeline, method, context.code())
 
     return _replaced(handler, unary)
 
