@@ -33,6 +33,7 @@ class StoreHealth:
         self._interval = interval
         self._serving: bool | None = None
         self._watcher: asyncio.Task[None] | None = None
+        self._stopping = False
 
     @property
     def serving(self) -> bool:
@@ -60,6 +61,10 @@ class StoreHealth:
     async def stop(self) -> None:
         """NOT_SERVING for good: the server is going away."""
         if self._watcher is not None:
+            # The flag as well as the cancel: on Python 3.11 `asyncio.wait_for` can swallow a
+            # cancellation that arrives as its inner wait completes (gh-86296), and the watch
+            # loop would then run on forever. The flag ends it within one interval regardless.
+            self._stopping = True
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
@@ -69,7 +74,7 @@ class StoreHealth:
 
     async def _watch(self) -> None:
         failed = self._pipeline.write_failed
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(failed.wait(), self._interval)
             failed.clear()
