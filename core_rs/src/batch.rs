@@ -302,6 +302,24 @@ pub(crate) struct ValidEvent<'v> {
     pub payload: Option<Cow<'v, Value<'v>>>,
 }
 
+/// A batch from the elements of a JSON events array, each checked by `validate` in order;
+/// `spans` (the elements' byte ranges) are kept so the caller can echo events as sent.
+pub(crate) fn json_batch<'v, 'a: 'v>(
+    tenant: &str,
+    events: &'v [Value<'a>],
+    spans: Vec<(usize, usize)>,
+    repeat: Repeat,
+    mut validate: impl FnMut(&'v Value<'a>) -> Result<ValidEvent<'v>, FieldError>,
+) -> Batch {
+    let mut builder = BatchBuilder::new(tenant, events.len(), repeat);
+    for (index, event) in events.iter().enumerate() {
+        builder.push(index, validate(event));
+    }
+    let mut batch = builder.finish();
+    batch.spans = spans;
+    batch
+}
+
 /// How a dialect reports a key repeated inside one batch.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Repeat {

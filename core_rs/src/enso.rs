@@ -3,9 +3,8 @@
 use std::borrow::Cow;
 
 use crate::batch::{
-    Batch, BatchBuilder, FieldError, NOT_AN_OBJECT, NOT_FINITE, Repeat, ValidEvent,
-    check_event_count, identifier, optional_object, optional_text, parse_body, present,
-    timestamp_member,
+    Batch, FieldError, NOT_AN_OBJECT, NOT_FINITE, Repeat, ValidEvent, check_event_count,
+    identifier, json_batch, optional_object, optional_text, parse_body, present, timestamp_member,
 };
 use crate::error::CoreError;
 use crate::json::{self, Value};
@@ -30,8 +29,8 @@ pub fn parse_enso_batch(
     now_us: i64,
     limits: &Limits,
 ) -> Result<Batch, CoreError> {
-    let parsed = parse_body(body, limits, EVENTS)?;
-    let events = match parsed.value.get(EVENTS) {
+    let json::Parsed { value, spans } = parse_body(body, limits, EVENTS)?;
+    let events = match value.get(EVENTS) {
         Some(Value::Array(events)) if !events.is_empty() => events,
         _ => {
             return Err(CoreError::InvalidBatch {
@@ -41,14 +40,9 @@ pub fn parse_enso_batch(
         }
     };
     check_event_count(EVENTS, events.len(), limits)?;
-
-    let mut builder = BatchBuilder::new(tenant, events.len(), REPEAT);
-    for (index, event) in events.iter().enumerate() {
-        builder.push(index, validate_enso_event(event, now_us, limits));
-    }
-    let mut batch = builder.finish();
-    batch.spans = parsed.spans;
-    Ok(batch)
+    Ok(json_batch(tenant, events, spans, REPEAT, |event| {
+        validate_enso_event(event, now_us, limits)
+    }))
 }
 
 /// Checks one record's fields in the documented order; the error is the first failure.

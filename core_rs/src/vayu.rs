@@ -3,11 +3,11 @@
 use std::borrow::Cow;
 
 use crate::batch::{
-    Batch, BatchBuilder, FieldError, NOT_AN_OBJECT, Repeat, ValidEvent, check_event_count,
-    events_error, optional_object, parse_body, required_text, timestamp_member,
+    Batch, FieldError, NOT_AN_OBJECT, Repeat, ValidEvent, check_event_count, events_error,
+    json_batch, optional_object, parse_body, required_text, timestamp_member,
 };
 use crate::error::CoreError;
-use crate::json::Value;
+use crate::json::{self, Value};
 use crate::limits::Limits;
 
 /// The top-level member holding the events in a Vayu body.
@@ -25,19 +25,14 @@ pub fn parse_vayu_batch(
     now_us: i64,
     limits: &Limits,
 ) -> Result<Batch, CoreError> {
-    let parsed = parse_body(body, limits, EVENTS)?;
-    let Some(Value::Array(events)) = parsed.value.get(EVENTS) else {
+    let json::Parsed { value, spans } = parse_body(body, limits, EVENTS)?;
+    let Some(Value::Array(events)) = value.get(EVENTS) else {
         return Err(events_error(EVENTS, limits, None));
     };
     check_event_count(EVENTS, events.len(), limits)?;
-
-    let mut builder = BatchBuilder::new(tenant, events.len(), REPEAT);
-    for (index, event) in events.iter().enumerate() {
-        builder.push(index, validate_vayu_event(event, now_us, limits));
-    }
-    let mut batch = builder.finish();
-    batch.spans = parsed.spans;
-    Ok(batch)
+    Ok(json_batch(tenant, events, spans, REPEAT, |event| {
+        validate_vayu_event(event, now_us, limits)
+    }))
 }
 
 /// Checks one Vayu event's fields in the documented order; the error is the first failure.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import dataclasses
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +63,10 @@ class ApiKeyRecord:
     created_at: int
     revoked_at: int | None = None
     rate_limit: int | None = None  # requests per second; None = the server default, 0 = none
+
+
+# The api_keys columns, in ApiKeyRecord's field order: rows map to records and back by position.
+API_KEY_COLUMNS = ", ".join(field.name for field in dataclasses.fields(ApiKeyRecord))
 
 
 class Store(abc.ABC):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from typing import Any
@@ -25,7 +26,15 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool
 
 from sluice.errors import CustomerConflict, StoreUnavailable
-from sluice.storage import ApiKeyRecord, Customer, EventQuery, EventRow, Store, StoredEvent
+from sluice.storage import (
+    API_KEY_COLUMNS,
+    ApiKeyRecord,
+    Customer,
+    EventQuery,
+    EventRow,
+    Store,
+    StoredEvent,
+)
 from sluice.storage import postgres_customers as customers_sql
 from sluice.storage.event_sql import EVENT_COLUMNS, live_filters
 from sluice.storage.group_commit import PendingAppend, deliver, next_group
@@ -72,7 +81,6 @@ _INSERT_GROUP = f"""
 _FROM_ARRAYS = f"unnest({_ARRAYS}) AS given ({_STAGED}, position)"
 _QUEUE_OUTBOX = ", queued AS (INSERT INTO outbox (log_offset) SELECT log_offset FROM inserted)"
 
-_KEY_COLUMNS = "key_id, tenant, secret_hash, created_at, revoked_at, rate_limit"
 
 _FIRST_LIVE = f"""
     SELECT DISTINCT ON (id) {EVENT_COLUMNS} FROM events
@@ -358,19 +366,14 @@ class PostgresStore(Store):
 
     async def add_api_key(self, record: ApiKeyRecord) -> None:
         await self._write(
-            f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)",
-            [
-                record.key_id,
-                record.tenant,
-                record.secret_hash,
-                record.created_at,
-                record.revoked_at,
-                record.rate_limit,
-            ],
+            f"INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)",
+            dataclasses.astuple(record),
         )
 
     async def find_api_key(self, key_id: str) -> ApiKeyRecord | None:
-        rows = await self._fetch(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_id = %s", [key_id])
+        rows = await self._fetch(
+            f"SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_id = %s", [key_id]
+        )
         return ApiKeyRecord(*rows[0]) if rows else None
 
     async def set_api_key_rate_limit(self, key_id: str, rate_limit: int | None) -> bool:
@@ -380,7 +383,9 @@ class PostgresStore(Store):
         return changed == 1
 
     async def list_api_keys(self) -> list[ApiKeyRecord]:
-        rows = await self._fetch(f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at, key_id")
+        rows = await self._fetch(
+            f"SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, key_id"
+        )
         return [ApiKeyRecord(*row) for row in rows]
 
     async def revoke_api_key(self, key_id: str, now_us: int) -> bool:

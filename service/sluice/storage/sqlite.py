@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sluice.errors import CustomerConflict, StoreUnavailable
-from sluice.storage import ApiKeyRecord, Customer, EventQuery, EventRow, Store, StoredEvent
+from sluice.storage import (
+    API_KEY_COLUMNS,
+    ApiKeyRecord,
+    Customer,
+    EventQuery,
+    EventRow,
+    Store,
+    StoredEvent,
+)
 from sluice.storage import sqlite_customers as customers_sql
 from sluice.storage.event_sql import EVENT_COLUMNS as _EVENT_COLUMNS
 from sluice.storage.event_sql import live_filters
@@ -97,8 +105,6 @@ _INSERT_EVENT = """
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (tenant, name, id) DO NOTHING
 """
-
-_KEY_COLUMNS = "key_id, tenant, secret_hash, created_at, revoked_at, rate_limit"
 
 
 def _unavailable(exc: sqlite3.Error) -> Exception:
@@ -526,24 +532,15 @@ class SqliteStore(Store):
     async def add_api_key(self, record: ApiKeyRecord) -> None:
         await self._writer.call(
             lambda conn: conn.execute(
-                "INSERT INTO api_keys "
-                "(key_id, tenant, secret_hash, created_at, revoked_at, rate_limit) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    record.key_id,
-                    record.tenant,
-                    record.secret_hash,
-                    record.created_at,
-                    record.revoked_at,
-                    record.rate_limit,
-                ),
+                f"INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                dataclasses.astuple(record),
             )
         )
 
     async def find_api_key(self, key_id: str) -> ApiKeyRecord | None:
         row = await self._read(
             lambda conn: conn.execute(
-                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_id = ?",
+                f"SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_id = ?",
                 (key_id,),
             ).fetchone()
         )
@@ -561,7 +558,7 @@ class SqliteStore(Store):
     async def list_api_keys(self) -> list[ApiKeyRecord]:
         rows = await self._read(
             lambda conn: conn.execute(
-                f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at, key_id"
+                f"SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, key_id"
             ).fetchall()
         )
         return [ApiKeyRecord(*row) for row in rows]
