@@ -82,3 +82,49 @@ async def test_a_full_disk_is_unavailable_and_recovers(sqlite_store: SqliteStore
     assert await sqlite_store.read_log("acme", 0, 10) == []
     await free_disk(sqlite_store)
     assert (await sqlite_store.append("acme", "vayu", 1, big))[0] is not None
+
+
+async def test_a_store_made_before_the_single_key_index_migrates_with_its_offsets(
+    tmp_path: Path,
+) -> None:
+    """Schema 5 rebuilds the events table (one unique index, no AUTOINCREMENT): stored events
+    keep their offsets and keys, and new ones continue after them, never reusing an offset."""
+    from sluice.storage.sqlite import MIGRATIONS
+
+    path = tmp_path / "sluice.db"
+    conn = sqlite3.connect(path)
+    for number, script in enumerate(MIGRATIONS[:4], start=1):
+        for statement in script.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {number}")
+    old_insert = (
+        "INSERT INTO events (log_offset, tenant, id, source, name, customer, timestamp, payload,"
+        " received_at, key_hash, content_hash) VALUES (?, 'acme', ?, 'vayu', 'api_call', 'c',"
+        " 1, '{}', 1, ?, ?)"
+    )
+    conn.execute(old_insert, (7, "old-1", b"k" * 16, bytes(16)))
+    conn.execute(old_insert, (9, "old-2", b"l" * 16, bytes(16)))
+    conn.commit()
+    conn.close()
+
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        assert await store.append("acme", "vayu", 1, [event_row(0, "old-2")]) == [None]
+        assert await store.append("acme", "vayu", 1, [event_row(0, "new")]) == [10]
+        log = await store.read_log("acme", 0, 10)
+        assert [(event.offset, event.id) for event in log] == [
+            (7, "old-1"),
+            (9, "old-2"),
+            (10, "new"),
+        ]
+    finally:
+        await store.close()
+    check = sqlite3.connect(path)
+    indexes = {row[0] for row in check.execute("SELECT name FROM pragma_index_list('events')")}
+    assert "events_by_tenant_id" not in indexes
+    table_sql = check.execute("SELECT sql FROM sqlite_master WHERE name = 'events'").fetchone()[0]
+    assert "AUTOINCREMENT" not in table_sql and "UNIQUE (tenant, id, name)" in table_sql
+    assert check.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    check.close()

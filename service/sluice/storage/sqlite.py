@@ -97,13 +97,44 @@ MIGRATIONS = [
     """
     ALTER TABLE api_keys ADD COLUMN rate_limit INTEGER;
     """,
+    # Fewer b-trees per stored event (bench/bench_http.py: the store alone went from 134k to
+    # 189k events/s with the same rows): one unique index (tenant, id, name) is both the
+    # idempotency check and, by its prefix, the lookup by ref alone; and no AUTOINCREMENT,
+    # whose sqlite_sequence row was rewritten on every insert. Offsets are still never reused:
+    # rows are never removed (deletes are soft), so max(log_offset) + 1 only grows.
+    """
+    CREATE TABLE events_v5 (
+        log_offset INTEGER PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        id TEXT NOT NULL,
+        source TEXT NOT NULL,
+        name TEXT NOT NULL,
+        customer TEXT NOT NULL,
+        timestamp INTEGER NOT NULL,
+        value REAL,
+        payload TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        deleted_at INTEGER,
+        key_hash BLOB NOT NULL,
+        content_hash BLOB NOT NULL,
+        UNIQUE (tenant, id, name)
+    ) STRICT;
+    INSERT INTO events_v5
+        SELECT log_offset, tenant, id, source, name, customer, timestamp, value, payload,
+               received_at, deleted_at, key_hash, content_hash
+        FROM events ORDER BY log_offset;
+    DROP TABLE events;
+    ALTER TABLE events_v5 RENAME TO events;
+    CREATE INDEX events_by_tenant_offset ON events (tenant, log_offset);
+    CREATE INDEX events_by_tenant_time ON events (tenant, timestamp, log_offset);
+    """,
 ]
 
 _INSERT_EVENT = """
     INSERT INTO events (tenant, id, source, name, customer, timestamp, value, payload,
                         received_at, key_hash, content_hash)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (tenant, name, id) DO NOTHING
+    ON CONFLICT (tenant, id, name) DO NOTHING
 """
 
 
@@ -293,11 +324,19 @@ class GroupCommitter:
 
 
 def _insert_rows(cursor: sqlite3.Cursor, job: PendingAppend) -> list[int | None]:
-    offsets: list[int | None] = []
+    """Insert one request's rows (inside the writer's transaction); the offset of each, or
+    None where the key was already stored.
+
+    One executemany instead of an execute per row (the per-row Python work was a quarter of
+    the writer's CPU). executemany reports no rowids, but none are needed on the common path:
+    the writer is alone in its transaction and a new rowid is max + 1, so n new rows take
+    exactly the offsets after the previous maximum, in order.
+    """
     tenant, source, received_at = job.tenant, job.source, job.received_at
-    for _index, key, name, id_, customer, timestamp, value, payload, content_hash in job.rows:
-        cursor.execute(
-            _INSERT_EVENT,
+    last = _max_offset(cursor)
+    cursor.executemany(
+        _INSERT_EVENT,
+        [
             (
                 tenant,
                 id_,
@@ -310,10 +349,26 @@ def _insert_rows(cursor: sqlite3.Cursor, job: PendingAppend) -> list[int | None]
                 received_at,
                 key,
                 content_hash,
-            ),
+            )
+            for _i, key, name, id_, customer, timestamp, value, payload, content_hash in job.rows
+        ],
+    )
+    stored = cursor.rowcount
+    if stored == len(job.rows) and _max_offset(cursor) == last + stored:
+        return list(range(last + 1, last + 1 + stored))
+    # Some keys were taken already: the rows stored now are the ones after `last`, and in a
+    # request that repeats a key, only its first row can be one of them.
+    inserted = {
+        (name, id_): offset
+        for offset, name, id_ in cursor.execute(
+            "SELECT log_offset, name, id FROM events WHERE log_offset > ?", (last,)
         )
-        offsets.append(cursor.lastrowid if cursor.rowcount == 1 else None)
-    return offsets
+    }
+    return [inserted.pop((row[2], row[3]), None) for row in job.rows]
+
+
+def _max_offset(cursor: sqlite3.Cursor) -> int:
+    return int(cursor.execute("SELECT coalesce(max(log_offset), 0) FROM events").fetchone()[0])
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
