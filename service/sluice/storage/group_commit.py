@@ -84,3 +84,21 @@ def settle(
     # A loop already closed at shutdown has nobody waiting any more.
     with contextlib.suppress(RuntimeError):
         loop.call_soon_threadsafe(lambda: deliver(future, result=result, error=error))
+
+
+def settle_group(
+    outcomes: Sequence[tuple[PendingAppend, Any]], *, error: BaseException | None = None
+) -> None:
+    """settle() for every append of a group: one wake-up per event loop, not one per request
+    (each call_soon_threadsafe writes to the loop's self-pipe while holding the GIL)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
+    for job, result in outcomes:
+        by_loop.setdefault(job.loop, []).append((job.future, result))
+
+    def deliver_all(answers: list[tuple[asyncio.Future[Any], Any]]) -> None:
+        for future, result in answers:
+            deliver(future, result=result, error=error)
+
+    for loop, answers in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a loop closed at shutdown
+            loop.call_soon_threadsafe(deliver_all, answers)

@@ -28,7 +28,7 @@ from sluice.storage import (
 from sluice.storage import sqlite_customers as customers_sql
 from sluice.storage.event_sql import EVENT_COLUMNS as _EVENT_COLUMNS
 from sluice.storage.event_sql import live_filters
-from sluice.storage.group_commit import PendingAppend, next_group, settle
+from sluice.storage.group_commit import PendingAppend, next_group, settle, settle_group
 
 T = TypeVar("T")
 
@@ -286,25 +286,20 @@ class GroupCommitter:
             conn = self._connection(group[0].queued_at)
             started = time.perf_counter()
             conn.execute("BEGIN IMMEDIATE")
-            cursor = conn.cursor()
-            results = [_insert_rows(cursor, job) for job in group]
+            results = _insert_group(conn.cursor(), group)
             conn.execute("COMMIT")
             self.commits += 1
             if self.observer is not None:
                 self.observer(sum(len(job.rows) for job in group), time.perf_counter() - started)
         except sqlite3.Error as exc:
             self._rollback()
-            error = _unavailable(exc)
-            for job in group:
-                settle(job.loop, job.future, error=error)
+            settle_group([(job, None) for job in group], error=_unavailable(exc))
             return
         except BaseException as exc:  # a bug: fail the requests, keep the writer alive
             self._rollback()
-            for job in group:
-                settle(job.loop, job.future, error=exc)
+            settle_group([(job, None) for job in group], error=exc)
             return
-        for job, result in zip(group, results, strict=True):
-            settle(job.loop, job.future, result=result)
+        settle_group(list(zip(group, results, strict=True)))
 
     def _run_call(self, call: _Call) -> None:
         try:
@@ -323,48 +318,57 @@ class GroupCommitter:
             settle(call.loop, call.future, result=result)
 
 
-def _insert_rows(cursor: sqlite3.Cursor, job: PendingAppend) -> list[int | None]:
-    """Insert one request's rows (inside the writer's transaction); the offset of each, or
-    None where the key was already stored.
+def _insert_group(cursor: sqlite3.Cursor, group: Sequence[PendingAppend]) -> list[list[int | None]]:
+    """Insert a group's rows (inside the writer's transaction); for each append, the offset of
+    each row, or None where its key was already stored.
 
-    One executemany instead of an execute per row (the per-row Python work was a quarter of
-    the writer's CPU). executemany reports no rowids, but none are needed on the common path:
-    the writer is alone in its transaction and a new rowid is max + 1, so n new rows take
-    exactly the offsets after the previous maximum, in order.
+    One executemany for the whole group: the writer holds the GIL while it binds rows, and the
+    event loop needs it too, so per-request Python work here slows every request. executemany
+    reports no rowids, but none are needed on the common path: the writer is alone in its
+    transaction and a new rowid is max + 1, so n new rows take exactly the n offsets after the
+    previous maximum, in order.
     """
-    tenant, source, received_at = job.tenant, job.source, job.received_at
     last = _max_offset(cursor)
     cursor.executemany(
         _INSERT_EVENT,
         [
             (
-                tenant,
+                job.tenant,
                 id_,
-                source,
+                job.source,
                 name,
                 customer,
                 timestamp,
                 value,
                 payload,
-                received_at,
+                job.received_at,
                 key,
                 content_hash,
             )
+            for job in group
             for _i, key, name, id_, customer, timestamp, value, payload, content_hash in job.rows
         ],
     )
-    stored = cursor.rowcount
-    if stored == len(job.rows) and _max_offset(cursor) == last + stored:
-        return list(range(last + 1, last + 1 + stored))
-    # Some keys were taken already: the rows stored now are the ones after `last`, and in a
-    # request that repeats a key, only its first row can be one of them.
+    results: list[list[int | None]] = []
+    if cursor.rowcount == sum(len(job.rows) for job in group):
+        start = last + 1
+        for job in group:
+            results.append(list(range(start, start + len(job.rows))))
+            start += len(job.rows)
+        if _max_offset(cursor) != start - 1:
+            raise RuntimeError(f"sqlite gave offsets up to {_max_offset(cursor)}, not {start - 1}")
+        return results
+    # Some keys were taken already: the rows stored now are the ones after `last`, and where
+    # the group repeats a key only its first row can be one of them.
     inserted = {
-        (name, id_): offset
-        for offset, name, id_ in cursor.execute(
-            "SELECT log_offset, name, id FROM events WHERE log_offset > ?", (last,)
+        (tenant, name, id_): offset
+        for offset, tenant, name, id_ in cursor.execute(
+            "SELECT log_offset, tenant, name, id FROM events WHERE log_offset > ?", (last,)
         )
     }
-    return [inserted.pop((row[2], row[3]), None) for row in job.rows]
+    for job in group:
+        results.append([inserted.pop((job.tenant, row[2], row[3]), None) for row in job.rows])
+    return results
 
 
 def _max_offset(cursor: sqlite3.Cursor) -> int:

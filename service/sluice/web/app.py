@@ -50,10 +50,18 @@ async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     return Response(pipeline.metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
 
-async def _count_response(message: Message, scope: Scope) -> None:
-    """Metrics and one access-log line per response (method, route, status; no headers)."""
+async def _on_response_start(message: Message, scope: Scope) -> None:
+    """Every response: its X-Request-Id and rate-limit headers, its metrics and one access-log
+    line (method, route, status; no headers).
+
+    One hook rather than one per concern: Litestar awaits each before_send hook for every
+    message of every response, body chunks included."""
     if message["type"] != "http.response.start":
         return
+    request_id = _request_id(scope)
+    headers = MutableScopeHeaders.from_message(message)
+    headers["x-request-id"] = request_id
+    add_rate_limit_headers(headers, scope)
     handler = scope.get("route_handler")
     route = handler.handler_name if handler is not None else "unmatched"
     pipeline: Pipeline = scope["litestar_app"].state.pipeline
@@ -65,7 +73,7 @@ async def _count_response(message: Message, scope: Scope) -> None:
             "path": scope.get("path"),
             "route": route,
             "status": message["status"],
-            "request_id": _request_id(scope),
+            "request_id": request_id,
         },
     )
 
@@ -96,11 +104,6 @@ def _request_id(scope: Scope) -> str:
     return sent
 
 
-async def _add_request_id(message: Message, scope: Scope) -> None:
-    if message["type"] == "http.response.start":
-        MutableScopeHeaders.from_message(message)["x-request-id"] = _request_id(scope)
-
-
 def create_app(pipeline: Pipeline, *, own_pipeline: bool = False) -> Litestar:
     """The HTTP app over a pipeline. With own_pipeline the app's lifespan starts and stops it."""
 
@@ -121,7 +124,7 @@ def create_app(pipeline: Pipeline, *, own_pipeline: bool = False) -> Litestar:
             collect.router,
             customers.router,
         ],
-        before_send=[_add_request_id, add_rate_limit_headers, _count_response],
+        before_send=[_on_response_start],
         before_request=_bind_request_id,
         on_startup=[start] if own_pipeline else [],
         on_shutdown=[stop] if own_pipeline else [],

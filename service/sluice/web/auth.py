@@ -9,7 +9,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import MutableScopeHeaders
-from litestar.types import Message, Scope
+from litestar.types import Scope
 
 from sluice.errors import RateLimited
 from sluice.pipeline import Pipeline
@@ -42,9 +42,9 @@ def rate_limit_headers(quota: Quota) -> dict[str, str]:
     }
 
 
-async def add_rate_limit_headers(message: Message, scope: Scope) -> None:
+def add_rate_limit_headers(headers: MutableScopeHeaders, scope: Scope) -> None:
+    """The request's quota as response headers (app.py calls it on every response start)."""
     quota: Quota | None = scope.get(_QUOTA)  # type: ignore[assignment]
-    if message["type"] == "http.response.start" and quota is not None and quota.limit > 0:
-        headers = MutableScopeHeaders.from_message(message)
+    if quota is not None and quota.limit > 0:
         for name, value in rate_limit_headers(quota).items():
             headers[name] = value
