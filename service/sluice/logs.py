@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import contextvars
 import datetime
 import json
 import logging
 import sys
-from typing import Any
+import time
+from typing import Any, TextIO
 
 # The X-Request-Id of the request being served, for every log line written while serving it.
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -17,12 +20,24 @@ request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
+_second_text: tuple[int, str] = (-1, "")
+
+
+def iso_time(timestamp: float) -> str:
+    """`2026-11-23T17:20:00.123+00:00` (UTC, milliseconds); the seconds part is formatted once
+    per second, not per line."""
+    global _second_text
+    second = int(timestamp)
+    if _second_text[0] != second:
+        text = datetime.datetime.fromtimestamp(second, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _second_text = (second, text)
+    return f"{_second_text[1]}.{int((timestamp - second) * 1000):03d}+00:00"
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "time": datetime.datetime.fromtimestamp(record.created, datetime.UTC).isoformat(
-                timespec="milliseconds"
-            ),
+            "time": iso_time(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -46,6 +61,8 @@ def configure(level: str = "INFO") -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
+    global _access_stream
+    _access_stream = sys.stderr
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
@@ -54,3 +71,44 @@ def configure(level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "litestar"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+
+
+_access_log = logging.getLogger("sluice.access")
+# Where access lines go once configure() has run; before that they take the logging path.
+_access_stream: TextIO | None = None
+_access_lines: list[str] = []
+
+
+def access(fields: dict[str, Any]) -> None:
+    """One access-log line (the same JSON shape as every other line) for a response.
+
+    Every response writes one, so it skips the logging module's per-record work (a
+    LogRecord, handler locks, a write and flush per line: 20-40 µs of a 1-event POST /events
+    that cost ~140 µs in the app), and the lines of one event-loop turn are written together at
+    its end. The `sluice.access` logger's level still switches it on and off.
+    """
+    stream = _access_stream
+    if stream is None:
+        _access_log.info("request", extra=fields)
+        return
+    if not _access_log.isEnabledFor(logging.INFO):
+        return
+    line = {"time": iso_time(time.time()), "level": "info", "logger": _access_log.name}
+    line["message"] = "request"
+    line.update(fields)
+    if not _access_lines:
+        try:
+            asyncio.get_running_loop().call_soon(_write_access_lines, stream)
+        except RuntimeError:  # no loop: write it now
+            _access_lines.append(json.dumps(line, default=str))
+            _write_access_lines(stream)
+            return
+    _access_lines.append(json.dumps(line, default=str))
+
+
+def _write_access_lines(stream: TextIO) -> None:
+    text = "\n".join(_access_lines) + "\n"
+    _access_lines.clear()
+    with contextlib.suppress(OSError, ValueError):  # stderr closed or gone: lose the lines
+        stream.write(text)
+        stream.flush()

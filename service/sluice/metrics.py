@@ -3,6 +3,8 @@ never mix their counts."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import generate_latest
 
@@ -50,6 +52,18 @@ class Metrics:
             "Requests refused because their API key was over its rate.",
             registry=registry,
         )
+
+        # Labelled children by (metric, label values): prometheus_client's labels() validates
+        # and locks on every call, and each request makes several.
+        self._children: dict[tuple[object, ...], Any] = {}
+
+    def child(self, metric: Counter | Histogram, *values: str) -> Any:
+        """metric.labels(*values), looked up once per distinct label values."""
+        key = (metric, *values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return found
 
     def record_commit(self, rows: int, seconds: float) -> None:
         self.group_commit_rows.observe(rows)

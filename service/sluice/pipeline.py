@@ -277,17 +277,17 @@ class Pipeline:
                 duplicates.append(row)
             else:
                 accepted.append(row[0])
-        self.metrics.events.labels(source, "accepted").inc(len(accepted))
-        self.metrics.events.labels(source, "duplicate").inc(len(duplicates))
+        self.metrics.child(self.metrics.events, source, "accepted").inc(len(accepted))
+        self.metrics.child(self.metrics.events, source, "duplicate").inc(len(duplicates))
         return accepted, duplicates
 
     def _count_parsed(
         self, source: str, total: int, rejected: Sequence[tuple[int, str, str, str]]
     ) -> None:
         """Batch size and the events refused before the store (the store counts the rest)."""
-        self.metrics.batch_events.labels(source).observe(total)
+        self.metrics.child(self.metrics.batch_events, source).observe(total)
         for _index, reason, _field, _message in rejected:
-            self.metrics.events.labels(source, reason.lower()).inc()
+            self.metrics.child(self.metrics.events, source, reason.lower()).inc()
 
     async def _commit_profile_rows(
         self, tenant: str, rows: Sequence[EventRow], now: int

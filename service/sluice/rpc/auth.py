@@ -53,7 +53,9 @@ def _replaced(handler: Handler, behavior: Callable[..., Any]) -> Handler:
 def _count(pipeline: Pipeline, method: str, code: grpc.StatusCode | None) -> None:
     """One sample per finished call, by method and final status (metrics)."""
     status = code.name if isinstance(code, grpc.StatusCode) else "OK" if code is None else "UNKNOWN"
-    pipeline.metrics.requests.labels("grpc", method.rsplit("/", 1)[-1], status).inc()
+    pipeline.metrics.child(
+        pipeline.metrics.requests, "grpc", method.rsplit("/", 1)[-1], status
+    ).inc()
 
 
 def _refusing(handler: Handler, refusal: Refusal, pipeline: Pipeline, method: str) -> Handler:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import zlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Request
+from litestar.exceptions import InternalServerException
 
 from sluice.errors import InvalidEncoding, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
 from sluice.pipeline import Pipeline
+from sluice.web.headers import header
 
 
 def check_json_content_type(request: Request[Any, Any, Any]) -> None:
     """A missing Content-Type is read as JSON; anything but application/json is refused."""
-    content_type = request.headers.get("content-type")
+    content_type = header(request, b"content-type")
     if content_type is None:
         return
     media_type = content_type.split(";", 1)[0].strip().lower()
@@ -40,16 +43,16 @@ async def read_body(request: Request[Any, Any, Any], pipeline: Pipeline) -> byte
 
 async def _read(request: Request[Any, Any, Any], limit: int) -> bytes:
     too_large = f"Request body is larger than the limit of {limit} bytes."
-    declared = request.headers.get("content-length")
+    declared = header(request, b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(too_large)
-    encoding = (request.headers.get("content-encoding") or "identity").strip().lower()
+    encoding = (header(request, b"content-encoding") or "identity").strip().lower()
     if encoding not in ("identity", "gzip"):
         raise UnsupportedMediaType(f"Content-Encoding {encoding!r} is not supported; use gzip.")
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS) if encoding == "gzip" else None
     chunks: list[bytes] = []
     received = size = 0
-    async for chunk in request.stream():
+    async for chunk in _chunks(request):
         received += len(chunk)
         if received > limit:
             raise PayloadTooLarge(too_large)
@@ -67,3 +70,21 @@ async def _read(request: Request[Any, Any, Any], limit: int) -> bytes:
     if inflater is not None and (not inflater.eof or inflater.unused_data):
         raise InvalidEncoding("The gzip body is truncated or followed by extra bytes.")
     return b"".join(chunks)
+
+
+async def _chunks(request: Request[Any, Any, Any]) -> AsyncIterator[bytes]:
+    """The body's chunks as the server hands them over.
+
+    Litestar's request.stream() does the same but first builds the request's whole header
+    multidict to check a Content-Length against its own (larger) limit; _read checks ours.
+    """
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise InternalServerException("client disconnected prematurely")
+        if message["type"] == "http.request":
+            if message["body"]:
+                yield message["body"]
+            if not message.get("more_body", False):
+                request.is_connected = False  # consumed: as Litestar marks it
+                return

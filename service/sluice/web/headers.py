@@ -1,0 +1,25 @@
+"""One request header straight from the ASGI scope.
+
+`request.headers` builds a multidict of every header on first use (~7 µs per request in a
+py-spy profile of 1-event POST /events); the hot path reads three or four headers by name,
+which a scan of the scope's short list does for a fraction of that.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.types import Scope
+
+
+def scope_header(scope: Scope, name: bytes) -> str | None:
+    """The first value of header `name` (lower case, as ASGI gives names), or None."""
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def header(request: Request[Any, Any, Any], name: bytes) -> str | None:
+    return scope_header(request.scope, name)
