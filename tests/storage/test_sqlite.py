@@ -128,3 +128,15 @@ async def test_a_store_made_before_the_single_key_index_migrates_with_its_offset
     assert "AUTOINCREMENT" not in table_sql and "UNIQUE (tenant, id, name)" in table_sql
     assert check.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     check.close()
+
+
+async def test_appends_of_the_turn_in_which_the_store_closes_are_still_written(
+    tmp_path: Path,
+) -> None:
+    """Appends reach the writer at the end of their event-loop turn; closing in that same turn
+    hands them over first, so none is left unanswered."""
+    store = SqliteStore(tmp_path / "sluice.db")
+    await store.open()
+    pending = [store._writer.append("acme", "vayu", 1, [event_row(0, f"c{i}")]) for i in range(3)]
+    await store.close()
+    assert [await future for future in pending] == [[1], [2], [3]]

@@ -198,6 +198,9 @@ def test_request_id_is_echoed_or_made(client) -> None:
     assert mine.headers["x-request-id"] == "abc-123"
     made = client.get("/healthz")
     assert len(made.headers["x-request-id"]) == 32
+    int(made.headers["x-request-id"], 16)  # hex, like a uuid4's
+    made_ids = {client.get("/healthz").headers["x-request-id"] for _ in range(50)}
+    assert len(made_ids) == 50 and made.headers["x-request-id"] not in made_ids
     failed = post(client, b"{", headers={"X-Request-Id": "err-1"})
     assert failed.headers["x-request-id"] == "err-1"
 
