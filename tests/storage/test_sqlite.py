@@ -140,3 +140,30 @@ async def test_appends_of_the_turn_in_which_the_store_closes_are_still_written(
     pending = [store._writer.append("acme", "vayu", 1, [event_row(0, f"c{i}")]) for i in range(3)]
     await store.close()
     assert [await future for future in pending] == [[1], [2], [3]]
+
+
+async def test_the_checkpointer_moves_commits_into_the_database_file_off_the_writer(
+    tmp_path: Path,
+) -> None:
+    """Commits land in the WAL; the checkpointer, not the committing writer, copies them into
+    the database file soon after (the writer would only do it past 20,000 pages)."""
+    store = SqliteStore(tmp_path / "sluice.db")
+    await store.open()
+    try:
+        writer_conn = store._writer._conn
+        assert writer_conn is not None
+        assert writer_conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 20_000
+        await asyncio.sleep(0.2)  # the migrations' own pages are checkpointed first
+        size_before = store.path.stat().st_size
+        checkpoints_before = store._checkpointer.checkpoints
+        payload = '{"pad":"' + "x" * 2000 + '"}'
+        for batch in range(5):
+            rows = [event_row(i, f"b{batch}-{i}", payload=payload) for i in range(100)]
+            assert None not in await store.append("acme", "vayu", 1, rows)
+        deadline = time.monotonic() + 5
+        while store.path.stat().st_size <= size_before + 500 * 2000:
+            assert time.monotonic() < deadline, "nothing was checkpointed into the file"
+            await asyncio.sleep(0.02)
+        assert store._checkpointer.checkpoints > checkpoints_before
+    finally:
+        await store.close()

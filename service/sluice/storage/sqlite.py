@@ -153,7 +153,19 @@ def _unavailable(exc: sqlite3.Error) -> Exception:
 SYNCHRONOUS_LEVELS = {"FULL": 2, "NORMAL": 1}
 
 
-def connect(path: Path, busy_timeout_ms: int, synchronous: str = "FULL") -> sqlite3.Connection:
+# The writer leaves checkpoints to the Checkpointer and only does one itself, as SQLite would
+# after every commit past 1000 pages, once the WAL has grown this far (the Checkpointer
+# stuck behind a reader, say).
+WRITER_AUTOCHECKPOINT_PAGES = 20_000
+
+
+def connect(
+    path: Path,
+    busy_timeout_ms: int,
+    synchronous: str = "FULL",
+    *,
+    autocheckpoint_pages: int | None = None,
+) -> sqlite3.Connection:
     """A connection with the durability settings asserted, not just requested."""
     level = SYNCHRONOUS_LEVELS[synchronous]
     conn = sqlite3.connect(
@@ -161,6 +173,8 @@ def connect(path: Path, busy_timeout_ms: int, synchronous: str = "FULL") -> sqli
     )
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        if autocheckpoint_pages is not None:
+            conn.execute(f"PRAGMA wal_autocheckpoint = {int(autocheckpoint_pages)}")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         conn.execute(f"PRAGMA synchronous = {synchronous}")
         conn.execute("PRAGMA foreign_keys = ON")
@@ -338,6 +352,60 @@ class GroupCommitter:
             settle(call.loop, call.future, result=result)
 
 
+@dataclass
+class Checkpointer:
+    """Copies committed pages from the WAL into the database file on a thread and connection
+    of its own, a little after commits happen.
+
+    Left to SQLite, the commit that takes the WAL past 1000 pages runs the checkpoint itself
+    (page copies and an fsync of the database file) before it returns, and every request of
+    that group waits for it: the slow tail of 1-event requests. PASSIVE never waits for, nor
+    blocks, the writer or the readers; the writer restarts the WAL from its start once a
+    checkpoint has caught up. Durability does not depend on it: a commit is synced in the WAL.
+    """
+
+    open_connection: Callable[[], sqlite3.Connection]
+    commits: Callable[[], int]  # transactions committed so far: is there anything new?
+    interval_seconds: float = 0.05
+    checkpoints: int = 0  # checkpoints run (tests)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="sluice-checkpoint", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        conn: sqlite3.Connection | None = None
+        seen = self.commits()
+        while not self._stop.wait(self.interval_seconds):
+            committed = self.commits()
+            if committed == seen:
+                continue
+            seen = committed
+            try:
+                if conn is None:
+                    conn = self.open_connection()
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                self.checkpoints += 1
+            except sqlite3.Error:
+                # A full disk or I/O error: the writer reports outages; try again later with
+                # a fresh connection.
+                if conn is not None:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.close()
+                conn = None
+        if conn is not None:
+            conn.close()
+
+
 def _insert_group(cursor: sqlite3.Cursor, group: Sequence[PendingAppend]) -> list[list[int | None]]:
     """Insert a group's rows (inside the writer's transaction); for each append, the offset of
     each row, or None where its key was already stored.
@@ -480,9 +548,18 @@ class SqliteStore(Store):
         self._busy_timeout_ms = busy_timeout_ms
         self._synchronous = synchronous
         self._writer = GroupCommitter(
-            lambda: connect(self.path, self._busy_timeout_ms, self._synchronous),
+            lambda: connect(
+                self.path,
+                self._busy_timeout_ms,
+                self._synchronous,
+                autocheckpoint_pages=WRITER_AUTOCHECKPOINT_PAGES,
+            ),
             busy_timeout_ms,
             group_commit=group_commit,
+        )
+        self._checkpointer = Checkpointer(
+            lambda: connect(self.path, self._busy_timeout_ms, self._synchronous),
+            lambda: self._writer.commits,
         )
         self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sluice-sqlite-read")
         self._local = threading.local()
@@ -493,8 +570,10 @@ class SqliteStore(Store):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer.start()
         await self._writer.call(_migrate)
+        self._checkpointer.start()
 
     async def close(self) -> None:
+        await asyncio.to_thread(self._checkpointer.stop)
         self._writer.hand_over_all()
         await asyncio.to_thread(self._writer.stop)
         self._readers.shutdown(wait=True)
