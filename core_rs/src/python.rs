@@ -255,12 +255,12 @@ fn event_row<'a, 'py>(
     (
         row.index,
         key_bytes(py, row.key),
-        names.get(py, &row.name),
-        row.id.as_str(),
-        row.customer.as_str(),
+        names.get(py, row.name()),
+        row.id(),
+        row.customer(),
         row.timestamp_us,
         row.value,
-        row.payload_json.as_str(),
+        row.payload_json(),
         key_bytes(py, row.content_hash),
     )
         .into_pyobject(py)
