@@ -10,7 +10,9 @@ use std::collections::HashSet;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 
-pub use write::{canonical_number, format_f64, to_canonical, to_compact};
+pub use write::{
+    canonical_number, format_f64, to_canonical, to_compact, write_canonical, write_compact,
+};
 
 /// A parsed JSON value. Strings borrow from the input unless they contained escapes.
 #[derive(Debug, Clone, PartialEq)]
@@ -429,6 +431,7 @@ impl<'a, 'm> Parser<'a, 'm> {
         let mut segment = i;
         let mut owned: Option<String> = None;
         loop {
+            i = string_end_or_escape(input, i);
             match input.get(i) {
                 None => return Err(error(open, "unterminated string")),
                 Some(b'"') => {
@@ -458,6 +461,45 @@ impl<'a, 'm> Parser<'a, 'm> {
             }
         }
     }
+}
+
+/// The index of the first byte at or after `from` that is `"`, `\\` or a control character
+/// (below 0x20), or `bytes.len()`: the bytes a string scan must stop at, whether it reads
+/// JSON (the end, an escape, an error) or writes it (something to escape).
+///
+/// Strings are most of a body's bytes, so this looks at eight bytes per step: each test
+/// below sets a byte's top bit where that byte matches (borrows can only set bits above the
+/// first match, so the lowest set bit is exact).
+pub(crate) fn string_end_or_escape(bytes: &[u8], from: usize) -> usize {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const TOPS: u64 = u64::from_le_bytes([0x80; 8]);
+    const QUOTES: u64 = u64::from_le_bytes([b'"'; 8]);
+    const BACKSLASHES: u64 = u64::from_le_bytes([b'\\'; 8]);
+    const SPACES: u64 = u64::from_le_bytes([0x20; 8]);
+    let mut i = from;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let Ok(chunk) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let word = u64::from_le_bytes(chunk);
+        let quote = word ^ QUOTES;
+        let backslash = word ^ BACKSLASHES;
+        let hits = ((quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (word.wrapping_sub(SPACES) & !word))
+            & TOPS;
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            break;
+        }
+        i += 1;
+    }
+    i
 }
 
 /// Records `key` as seen in an object; false if it is already a member. Large objects keep

@@ -6,7 +6,7 @@
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyOSError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use crate::batch::{self, EventRow, RejectReason, Rejection};
 use crate::collect;
@@ -194,15 +194,19 @@ struct PyBatch {
     dry_run: bool,
     events: Py<PyTuple>,
     rejected: Py<PyTuple>,
-    spans: Py<PyTuple>,
+    /// Kept as Rust pairs and turned into tuples only when read: only the Vayu route echoes
+    /// events by span, and every other caller would pay three Python objects per event (a
+    /// tuple and two ints) for nothing.
+    spans: Vec<(usize, usize)>,
 }
 
 impl PyBatch {
     fn build(py: Python<'_>, batch: batch::Batch) -> PyResult<Self> {
+        let mut names = NameCache::default();
         let events = batch
             .events
             .iter()
-            .map(|row| event_row(py, row))
+            .map(|row| event_row(py, row, &mut names))
             .collect::<PyResult<Vec<_>>>()?;
         let rejected = batch
             .rejected
@@ -214,22 +218,49 @@ impl PyBatch {
             dry_run: batch.dry_run,
             events: PyTuple::new(py, events)?.unbind(),
             rejected: PyTuple::new(py, rejected)?.unbind(),
-            spans: PyTuple::new(py, batch.spans)?.unbind(),
+            spans: batch.spans,
         })
     }
 }
 
+/// One `str` per distinct event name in a batch: a batch usually carries a handful of names
+/// (event types, metrics) over many rows, and sharing an immutable `str` saves building one
+/// per row. Bounded, so a batch of all-different names costs only a short scan per row.
+#[derive(Default)]
+struct NameCache<'a, 'py> {
+    names: Vec<(&'a str, Bound<'py, PyString>)>,
+}
+
+impl<'a, 'py> NameCache<'a, 'py> {
+    const CAPACITY: usize = 8;
+
+    fn get(&mut self, py: Python<'py>, name: &'a str) -> Bound<'py, PyString> {
+        if let Some((_, cached)) = self.names.iter().find(|(known, _)| *known == name) {
+            return cached.clone();
+        }
+        let string = PyString::new(py, name);
+        if self.names.len() < Self::CAPACITY {
+            self.names.push((name, string.clone()));
+        }
+        string
+    }
+}
+
 /// `(index, key, name, id, customer, timestamp_us, value, payload_json, content_hash)`.
-fn event_row<'py>(py: Python<'py>, row: &EventRow) -> PyResult<Bound<'py, PyTuple>> {
+fn event_row<'a, 'py>(
+    py: Python<'py>,
+    row: &'a EventRow,
+    names: &mut NameCache<'a, 'py>,
+) -> PyResult<Bound<'py, PyTuple>> {
     (
         row.index,
         key_bytes(py, row.key),
-        row.name.as_str(),
-        row.id.as_str(),
-        row.customer.as_str(),
+        names.get(py, row.name()),
+        row.id(),
+        row.customer(),
         row.timestamp_us,
         row.value,
-        row.payload_json.as_str(),
+        row.payload_json(),
         key_bytes(py, row.content_hash),
     )
         .into_pyobject(py)
@@ -269,7 +300,7 @@ impl PyBatch {
 
     #[getter]
     fn spans<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        self.spans.bind(py).as_sequence().to_list()
+        PyList::new(py, &self.spans)
     }
 
     #[getter]

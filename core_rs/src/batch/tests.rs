@@ -155,7 +155,7 @@ fn row_content_hash_is_canonical_and_matches_the_builder() {
     let batch = builder.finish();
     assert_eq!(batch.events[0].content_hash, expected);
     assert_eq!(
-        row_content_hash("n", "c", 1, Some(2.0), &batch.events[0].payload_json),
+        row_content_hash("n", "c", 1, Some(2.0), batch.events[0].payload_json()),
         Ok(expected)
     );
 }
@@ -181,7 +181,7 @@ fn the_builder_records_fields_of_rejections() {
     builder.push(3, Ok(event("d")));
     let batch = builder.finish();
     assert_eq!(batch.events.len(), 1);
-    assert_eq!(batch.events[0].payload_json, "{}");
+    assert_eq!(batch.events[0].payload_json(), "{}");
     let rejected: Vec<_> = batch
         .rejected
         .iter()

@@ -71,13 +71,13 @@ fn a_full_request_becomes_rows() {
     );
     let row = &batch.events[0];
     assert_eq!(
-        (row.name.as_str(), row.id.as_str(), row.customer.as_str()),
+        (row.name(), row.id(), row.customer()),
         ("page_view", "e1", "u1")
     );
     assert_eq!(row.timestamp_us, 1_694_629_543_511_000);
     assert_eq!(row.value, None);
     assert_eq!(
-        row.payload_json,
+        row.payload_json(),
         concat!(
             r#"{"properties":{"path":"/","n":1.50},"attributes":{"sessionId":"s1","ua":null},"#,
             r#""messageheader":{"appVersion":"1.2.0","sdk":"web"},"#,
@@ -90,11 +90,11 @@ fn a_full_request_becomes_rows() {
 #[test]
 fn defaults_for_a_minimal_event() {
     let row = one(r#"{"type":"click"}"#).events[0].clone();
-    assert_eq!(row.name, "click");
-    assert!(is_uuid_v4(&row.id), "{}", row.id);
-    assert_eq!((row.customer.as_str(), row.timestamp_us), ("", NOW));
+    assert_eq!(row.name(), "click");
+    assert!(is_uuid_v4(row.id()), "{}", row.id());
+    assert_eq!((row.customer(), row.timestamp_us), ("", NOW));
     assert_eq!(
-        row.payload_json,
+        row.payload_json(),
         format!(
             r#"{{"properties":{{}},"attributes":{{}},"messageheader":null,"pingId":"{PING}"}}"#
         )
@@ -106,7 +106,7 @@ fn generated_ids_are_unique_so_never_deduplicated() {
     let events = vec![r#"{"eventType":"tick"}"#; 200].join(",");
     let batch = batch(&format!(r#"{{"messageBody":[{events}]}}"#));
     assert_eq!((batch.events.len(), batch.rejected.len()), (200, 0));
-    let ids: HashSet<&str> = batch.events.iter().map(|row| row.id.as_str()).collect();
+    let ids: HashSet<&str> = batch.events.iter().map(|row| row.id()).collect();
     assert_eq!(ids.len(), 200);
     assert!(ids.iter().all(|id| is_uuid_v4(id)));
 }
@@ -114,7 +114,7 @@ fn generated_ids_are_unique_so_never_deduplicated() {
 #[test]
 fn header_spellings() {
     let header = |body: &str| {
-        let payload = batch(body).events[0].payload_json.clone();
+        let payload = batch(body).events[0].payload_json().to_owned();
         let start = payload.find("\"messageheader\":").unwrap_or(0);
         let end = payload.find(",\"pingId\"").unwrap_or(0);
         payload[start..end].to_owned()
@@ -199,14 +199,17 @@ fn event_type_rules() {
     assert_eq!(one(r#"{"eventType":"app.open:v2-x_y"}"#).events.len(), 1);
     // eventType wins; the alias it beat is kept as an attribute.
     let row = one(r#"{"type":"t","eventType":"e"}"#).events[0].clone();
-    assert_eq!(row.name, "e");
+    assert_eq!(row.name(), "e");
     assert!(
-        row.payload_json.contains(r#""attributes":{"type":"t"}"#),
+        row.payload_json().contains(r#""attributes":{"type":"t"}"#),
         "{}",
-        row.payload_json
+        row.payload_json()
     );
     // A null eventType defers to the alias.
-    assert_eq!(one(r#"{"eventType":null,"type":"t"}"#).events[0].name, "t");
+    assert_eq!(
+        one(r#"{"eventType":null,"type":"t"}"#).events[0].name(),
+        "t"
+    );
 }
 
 #[test]
@@ -294,11 +297,11 @@ fn timestamps_are_rfc3339_or_epoch_milliseconds() {
 #[test]
 fn user_id_and_properties() {
     assert_eq!(
-        one(r#"{"eventType":"a","userId":null}"#).events[0].customer,
+        one(r#"{"eventType":"a","userId":null}"#).events[0].customer(),
         ""
     );
     assert_eq!(
-        one(r#"{"eventType":"a","userId":""}"#).events[0].customer,
+        one(r#"{"eventType":"a","userId":""}"#).events[0].customer(),
         ""
     );
     assert_eq!(

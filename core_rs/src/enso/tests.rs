@@ -75,13 +75,13 @@ fn the_seed_example_is_valid() {
     let batch = batch(SEED);
     assert_eq!((batch.total, batch.rejected.len()), (1, 0));
     let row = &batch.events[0];
-    assert_eq!(row.name, "api_calls");
-    assert_eq!(row.id, "evt_1");
-    assert_eq!(row.customer, "ent_6CsgzAdRgTlzT_9O");
+    assert_eq!(row.name(), "api_calls");
+    assert_eq!(row.id(), "evt_1");
+    assert_eq!(row.customer(), "ent_6CsgzAdRgTlzT_9O");
     assert_eq!(row.value, Some(123.0));
     assert_eq!(row.timestamp_us, 1_699_335_116_000_000);
     assert_eq!(
-        row.payload_json,
+        row.payload_json(),
         r#"{"metadata":{},"JobId":"job_xI_wWRvcLpZzhiJF"}"#
     );
     assert_eq!(row.key, keys::idempotency_key(TENANT, "api_calls", "evt_1"));
@@ -214,11 +214,11 @@ fn metadata_must_be_an_object() {
     }
     let kept = one(&with("metadata", r#"{"region": "eu", "n": [1, 2.50]}"#));
     assert_eq!(
-        kept.events[0].payload_json,
+        kept.events[0].payload_json(),
         r#"{"metadata":{"region":"eu","n":[1,2.50]}}"#
     );
     assert_eq!(
-        one(&with("metadata", "null")).events[0].payload_json,
+        one(&with("metadata", "null")).events[0].payload_json(),
         r#"{"metadata":{}}"#
     );
 }
@@ -240,7 +240,7 @@ fn event_id_when_sent() {
 
 #[test]
 fn a_missing_event_id_is_derived_from_the_measurement() {
-    let id_of = |record: &str| one(record).events[0].id.clone();
+    let id_of = |record: &str| one(record).events[0].id().to_owned();
     let base = id_of(&with("eventId", ""));
     assert!(base.starts_with("enso-"), "{base}");
     assert_eq!(base.len(), 5 + 32);
@@ -269,7 +269,7 @@ fn a_missing_event_id_is_derived_from_the_measurement() {
     let body = format!(r#"{{"events":[{untimed}]}}"#);
     let at = |now| {
         parse_enso_batch(body.as_bytes(), TENANT, now, &Limits::default())
-            .map(|batch| batch.events[0].id.clone())
+            .map(|batch| batch.events[0].id().to_owned())
     };
     assert_ne!(at(NOW), at(NOW + 1));
 }
@@ -299,7 +299,7 @@ fn a_blind_retry_in_one_batch_is_a_duplicate() {
 fn job_id_wins_over_its_alias() {
     let payload = |extra: &str| {
         let record = with("", "").replace('}', &format!(",{extra}}}"));
-        one(&record).events[0].payload_json.clone()
+        one(&record).events[0].payload_json().to_owned()
     };
     assert_eq!(
         payload(r#""jobId":"lower","JobId":"upper""#),
@@ -367,5 +367,5 @@ fn first_failure_in_documented_order_wins() {
 #[test]
 fn unknown_record_keys_are_not_stored() {
     let record = with("", "").replace('}', r#","status":"active","OrganisationId":"org"}"#);
-    assert_eq!(one(&record).events[0].payload_json, r#"{"metadata":{}}"#);
+    assert_eq!(one(&record).events[0].payload_json(), r#"{"metadata":{}}"#);
 }

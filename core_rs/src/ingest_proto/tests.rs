@@ -76,14 +76,11 @@ fn decodes_a_valid_request() {
     assert!(batch.dry_run);
     assert!(batch.spans.is_empty());
     let row = &batch.events[0];
-    assert_eq!(
-        (row.index, row.id.as_str(), row.name.as_str()),
-        (0, "e1", "api_call")
-    );
-    assert_eq!(row.customer, "customer_12345");
+    assert_eq!((row.index, row.id(), row.name()), (0, "e1", "api_call"));
+    assert_eq!(row.customer(), "customer_12345");
     assert_eq!(row.timestamp_us, 1_694_629_543_511_000);
     assert_eq!(row.value, Some(2.5));
-    assert_eq!(row.payload_json, "{}");
+    assert_eq!(row.payload_json(), "{}");
     assert_eq!(row.key, keys::idempotency_key(TENANT, "api_call", "e1"));
 }
 
@@ -277,12 +274,12 @@ fn data_becomes_a_compact_object() {
         ("n", number(9_007_199_254_740_993.0)),
     ]));
     assert_eq!(
-        batch(vec![e]).events[0].payload_json,
+        batch(vec![e]).events[0].payload_json(),
         r#"{"a":[1,-0.25,1e300,null,null],"m":{"k":true},"n":9007199254740992.0,"z":"q\"\n"}"#
     );
     let mut e = event("e");
     e.data = Some(Struct::default());
-    assert_eq!(batch(vec![e]).events[0].payload_json, "{}");
+    assert_eq!(batch(vec![e]).events[0].payload_json(), "{}");
 }
 
 #[test]

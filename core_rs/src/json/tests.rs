@@ -380,3 +380,35 @@ fn strings_with_escapes_and_multibyte_text_around_word_boundaries_round_trip() {
         assert_eq!(ok(&format!("[{written}]")), ok(&document));
     }
 }
+
+#[test]
+fn the_word_at_a_time_string_scan_stops_where_a_byte_loop_would() {
+    let naive = |bytes: &[u8], from: usize| {
+        (from..bytes.len())
+            .find(|&i| matches!(bytes[i], b'"' | b'\\' | 0x00..=0x1f))
+            .unwrap_or(bytes.len())
+    };
+    // Every byte value at every offset of a buffer longer than two words, behind fillers
+    // next to the values tested (0x20 just above the control range, 0x80+ with the tested
+    // bits set), with and without a second stop byte after it.
+    for filler in [b'a', 0x20, 0x21, 0x80, 0xa2, 0xdc, 0xff] {
+        for byte in 0..=u8::MAX {
+            for at in 0..19 {
+                for later in [None, Some(b'"'), Some(0x1f)] {
+                    let mut bytes = vec![filler; 19];
+                    bytes[at] = byte;
+                    if let Some(later) = later {
+                        bytes[18] = later;
+                    }
+                    for from in [0, 1, 7, at] {
+                        assert_eq!(
+                            string_end_or_escape(&bytes, from),
+                            naive(&bytes, from),
+                            "{bytes:?} from {from}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

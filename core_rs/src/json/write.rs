@@ -1,14 +1,20 @@
 //! Writing values back out: compact text for storage, canonical text for content hashes.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use super::Value;
+use super::{Value, string_end_or_escape};
 
 /// Compact JSON: no whitespace, members in document order, numbers as written.
 pub fn to_compact(value: &Value<'_>) -> String {
     let mut out = String::with_capacity(INITIAL_CAPACITY);
-    write_value(value, &mut out, Style::Compact);
+    write_compact(value, &mut out);
     out
+}
+
+/// [`to_compact`] appended to `out`, so callers can pack it with other text or reuse a buffer.
+pub fn write_compact(value: &Value<'_>, out: &mut String) {
+    write_value(value, out, Style::Compact);
 }
 
 /// Room for a typical event payload, so writing one rarely reallocates.
@@ -19,8 +25,13 @@ const INITIAL_CAPACITY: usize = 128;
 /// (a protobuf Struct has no key order and only doubles).
 pub fn to_canonical(value: &Value<'_>) -> String {
     let mut out = String::with_capacity(INITIAL_CAPACITY);
-    write_value(value, &mut out, Style::Canonical);
+    write_canonical(value, &mut out);
     out
+}
+
+/// [`to_canonical`] appended to `out` (a batch reuses one buffer for every event's hash).
+pub fn write_canonical(value: &Value<'_>, out: &mut String) {
+    write_value(value, out, Style::Canonical);
 }
 
 #[derive(Clone, Copy)]
@@ -55,9 +66,7 @@ fn write_value(value: &Value<'_>, out: &mut String, style: Style) {
             out.push('{');
             // Canonical order only when the members are not in it already (no allocation).
             if matches!(style, Style::Canonical) && !members.is_sorted_by(|a, b| a.0 <= b.0) {
-                let mut ordered: Vec<_> = members.iter().collect();
-                ordered.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-                write_members(ordered.into_iter(), out, style);
+                write_sorted_members(members, out, style);
             } else {
                 write_members(members.iter(), out, style);
             }
@@ -66,8 +75,32 @@ fn write_value(value: &Value<'_>, out: &mut String, style: Style) {
     }
 }
 
+/// Objects up to this size (nearly every payload) are sorted on the stack, not in a Vec.
+const SORT_ON_STACK: usize = 16;
+
+/// Members in key order; the object itself is left as it is.
+fn write_sorted_members(members: &[(Cow<'_, str>, Value<'_>)], out: &mut String, style: Style) {
+    let by_key = |a: &&(Cow<'_, str>, Value<'_>), b: &&(Cow<'_, str>, Value<'_>)| a.0.cmp(&b.0);
+    match members {
+        [first, ..] if members.len() <= SORT_ON_STACK => {
+            let mut buffer = [first; SORT_ON_STACK];
+            for (slot, member) in buffer.iter_mut().zip(members) {
+                *slot = member;
+            }
+            let ordered = &mut buffer[..members.len()];
+            ordered.sort_unstable_by(by_key);
+            write_members(ordered.iter().copied(), out, style);
+        }
+        _ => {
+            let mut ordered: Vec<_> = members.iter().collect();
+            ordered.sort_unstable_by(by_key);
+            write_members(ordered.into_iter(), out, style);
+        }
+    }
+}
+
 fn write_members<'m, 'v: 'm>(
-    members: impl Iterator<Item = &'m (std::borrow::Cow<'v, str>, Value<'v>)>,
+    members: impl Iterator<Item = &'m (Cow<'v, str>, Value<'v>)>,
     out: &mut String,
     style: Style,
 ) {
@@ -84,7 +117,7 @@ fn write_members<'m, 'v: 'm>(
 /// A JSON string literal: escapes what RFC 8259 requires, keeps all other text as UTF-8.
 fn write_string(text: &str, out: &mut String) {
     out.push('"');
-    if !text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+    if string_end_or_escape(text.as_bytes(), 0) == text.len() {
         // The common case: nothing to escape.
         out.push_str(text);
         out.push('"');

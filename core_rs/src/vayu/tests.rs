@@ -82,16 +82,16 @@ fn the_seed_example_is_valid() {
     assert!(!batch.dry_run);
     let row = &batch.events[0];
     assert_eq!(row.index, 0);
-    assert_eq!(row.name, "api_call");
-    assert_eq!(row.id, "4f6cf35x-2c4y-483z-a0a9-158621f77a21");
-    assert_eq!(row.customer, "customer_12345");
+    assert_eq!(row.name(), "api_call");
+    assert_eq!(row.id(), "4f6cf35x-2c4y-483z-a0a9-158621f77a21");
+    assert_eq!(row.customer(), "customer_12345");
     assert_eq!(row.timestamp_us, 1_694_629_543_511_000);
     assert_eq!(row.value, None);
     assert_eq!(
-        row.payload_json,
+        row.payload_json(),
         r#"{"key1":"processing_duration","key2":"api_url"}"#
     );
-    assert_eq!(row.key, keys::idempotency_key(TENANT, "api_call", &row.id));
+    assert_eq!(row.key, keys::idempotency_key(TENANT, "api_call", row.id()));
     assert_eq!(
         row.content_hash,
         keys::content_hash(
@@ -99,7 +99,7 @@ fn the_seed_example_is_valid() {
             "customer_12345",
             row.timestamp_us,
             None,
-            &row.payload_json
+            row.payload_json()
         )
     );
     let (start, end) = batch.spans[0];
@@ -329,7 +329,7 @@ fn data_rules() {
     ];
     for (data, payload) in cases {
         let body = format!(r#"{{"events":[{}]}}"#, with("data", data));
-        assert_eq!(batch(body.as_bytes()).events[0].payload_json, payload);
+        assert_eq!(batch(body.as_bytes()).events[0].payload_json(), payload);
     }
 }
 
@@ -413,7 +413,7 @@ fn payload_key_order_and_number_spelling_are_not_conflicts() {
     let b = with("data", r#"{"y":2,"x":1}"#);
     let batch = batch(&body(&[a, b]));
     assert_eq!(batch.rejected[0].reason, RejectReason::Duplicate);
-    assert_eq!(batch.events[0].payload_json, r#"{"x":1.0,"y":2}"#);
+    assert_eq!(batch.events[0].payload_json(), r#"{"x":1.0,"y":2}"#);
 }
 
 #[test]
