@@ -10,7 +10,7 @@ import grpc
 
 from sluice.eventlog import MAX_PAGE, decode_cursor, encode_cursor
 from sluice.pipeline import Pipeline
-from sluice.rpc.auth import Context, current_tenant
+from sluice.rpc.auth import Context, authenticated, current_tenant
 from sluice.rpc.status import Refusal, abort_for, bad_request
 from sluice.storage import EventQuery, StoredEvent
 from sluice.v1 import events_pb2
@@ -111,7 +111,8 @@ def handler(pipeline: Pipeline) -> grpc.GenericRpcHandler[Any, Any]:
             behavior, request.FromString, response.SerializeToString
         )
 
-    return grpc.method_handlers_generic_handler(
+    return authenticated(
+        pipeline,
         SERVICE_NAME,
         {
             "GetEvent": unary(get_event, events_pb2.GetEventRequest, events_pb2.GetEventResponse),

@@ -9,7 +9,7 @@ from typing import Any
 import grpc
 
 from sluice.pipeline import CONFLICT, DUPLICATE, INVALID, IngestResult, Pipeline
-from sluice.rpc.auth import Context, authorization_of, current_tenant
+from sluice.rpc.auth import Context, authenticated, authorization_of, current_tenant
 from sluice.rpc.status import abort_for
 from sluice.v1 import ingest_pb2
 
@@ -44,7 +44,7 @@ def handler(pipeline: Pipeline) -> grpc.GenericRpcHandler[Any, Any]:
     ) -> AsyncIterator[ingest_pb2.IngestStreamResponse]:
         tenant = current_tenant.get()
         authorization = authorization_of(context.invocation_metadata())
-        counted = True  # the interceptor counted the call, which covers its first batch
+        counted = True  # admitting the call counted it, which covers its first batch
         # One batch at a time: the next message is read only once this one is committed and
         # its ack written, so unread batches wait in the client (HTTP/2 flow control), not here.
         async for request in requests:
@@ -61,7 +61,8 @@ def handler(pipeline: Pipeline) -> grpc.GenericRpcHandler[Any, Any]:
                 sequence=sequence, accepted=len(result.accepted), rejected=_rejections(result)
             )
 
-    return grpc.method_handlers_generic_handler(
+    return authenticated(
+        pipeline,
         SERVICE_NAME,
         {
             "Ingest": grpc.unary_unary_rpc_method_handler(

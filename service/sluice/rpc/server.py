@@ -8,7 +8,6 @@ from grpc_reflection.v1alpha import reflection
 
 from sluice.pipeline import Pipeline
 from sluice.rpc import events, ingest
-from sluice.rpc.auth import BearerAuth
 from sluice.rpc.health import StoreHealth
 
 SERVICES = (ingest.SERVICE_NAME, events.SERVICE_NAME)
@@ -20,7 +19,6 @@ def create_server(pipeline: Pipeline) -> tuple[grpc.aio.Server, StoreHealth]:
     # messages are refused by the transport before they are read into memory.
     limit = pipeline.settings.grpc_message_limit
     server = grpc.aio.server(
-        interceptors=[BearerAuth(pipeline)],
         options=[
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", limit),

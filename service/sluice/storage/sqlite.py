@@ -294,7 +294,10 @@ class GroupCommitter:
             self._conn = self.open_connection()
             self._conn_busy_timeout_ms = self.busy_timeout_ms
         waited_ms = int((time.monotonic() - queued_at) * 1000)
-        left_ms = max(0, self.busy_timeout_ms - waited_ms)
+        # Rounded up to 100 ms steps: the pragma is one more statement per transaction, and
+        # queue waits of a few ms would otherwise change it on nearly every commit. A job so
+        # waits for a lock at most 100 ms longer than its busy timeout.
+        left_ms = max(0, -(-(self.busy_timeout_ms - waited_ms) // 100) * 100)
         if left_ms != self._conn_busy_timeout_ms:
             self._conn.execute(f"PRAGMA busy_timeout = {left_ms}")
             self._conn_busy_timeout_ms = left_ms
