@@ -62,6 +62,21 @@ async def test_migrations_are_versioned_and_applied_once_by_racing_instances(url
         await asyncio.gather(*(store.close() for store in stores))
 
 
+async def test_one_unique_index_is_the_idempotency_authority(store: PostgresStore) -> None:
+    """Schema 3: (tenant, id, name) replaces the (tenant, name, id) constraint and the
+    (tenant, id) index; a repeated key is still refused by the database itself."""
+    async with store._connection() as conn:
+        cursor = await conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'events'"
+            " AND schemaname = current_schema()"
+        )
+        indexes = {name for (name,) in await cursor.fetchall()}
+    assert "events_by_tenant_id_name" in indexes
+    assert not {"events_by_tenant_id", "events_tenant_name_id_key"} & indexes
+    assert (await store.append("acme", "vayu", 1, [event_row(0, "once")]))[0] is not None
+    assert await store.append("acme", "vayu", 1, [event_row(0, "once")]) == [None]
+
+
 async def hold_log_lock(url: str) -> psycopg.AsyncConnection:
     """Another instance mid-commit: it holds the log lock until its transaction ends."""
     conn = await psycopg.AsyncConnection.connect(url)

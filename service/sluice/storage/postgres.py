@@ -73,7 +73,7 @@ _INSERT_GROUP = f"""
     WITH inserted AS (
         INSERT INTO events ({_STAGED})
         SELECT {_STAGED} FROM {{source}} ORDER BY position
-        ON CONFLICT (tenant, name, id) DO NOTHING
+        ON CONFLICT (tenant, id, name) DO NOTHING
         RETURNING key_hash, log_offset
     ){{outbox}}
     SELECT key_hash, log_offset FROM inserted
