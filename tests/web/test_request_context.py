@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
-from litestar import get
+from litestar import Request, get, post
 from litestar.testing import TestClient
 
 from sluice import logs
+from sluice.web.body import read_body
 
 
 @get("/test-only/request-id")
@@ -21,3 +23,25 @@ def test_the_request_id_is_bound_inside_handlers(client: TestClient[Any]) -> Non
     assert response.json() == {"request_id": "req-42"}
     made = client.get("/test-only/request-id")
     assert made.json() == {"request_id": made.headers["x-request-id"]}
+
+
+@post("/test-only/read-twice", status_code=200)
+async def read_twice(request: Request[Any, Any, Any]) -> dict[str, int]:
+    pipeline = request.app.state.pipeline
+    first = await read_body(request, pipeline)
+    await read_body(request, pipeline)  # a bug in a handler: it must fail, not wait forever
+    return {"read": len(first)}
+
+
+def test_reading_a_body_twice_fails_instead_of_waiting(client: TestClient[Any]) -> None:
+    client.app.register(read_twice)
+    answers: list[int] = []
+    worker = threading.Thread(
+        target=lambda: answers.append(
+            client.post("/test-only/read-twice", content=b"{}").status_code
+        ),
+        daemon=True,
+    )
+    worker.start()
+    worker.join(timeout=10)
+    assert answers == [500], "the second read waited for a body that will never come"

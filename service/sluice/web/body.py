@@ -78,6 +78,8 @@ async def _chunks(request: Request[Any, Any, Any]) -> AsyncIterator[bytes]:
     Litestar's request.stream() does the same but first builds the request's whole header
     multidict to check a Content-Length against its own (larger) limit; _read checks ours.
     """
+    if not request.is_connected:
+        raise InternalServerException("stream consumed")  # read twice: a bug, as in Litestar
     while True:
         message = await request.receive()
         if message["type"] == "http.disconnect":
