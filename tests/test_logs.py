@@ -7,6 +7,7 @@ import datetime
 import io
 import json
 import logging
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -66,3 +67,21 @@ def test_the_access_loggers_level_still_turns_the_lines_off(access_stream: io.St
     logging.getLogger("sluice.access").setLevel(logging.INFO)
     logs.access({"status": 201})
     assert json.loads(access_stream.getvalue())["status"] == 201
+
+
+def test_two_event_loops_in_two_threads_keep_their_own_lines(access_stream: io.StringIO) -> None:
+    async def serve(name: str) -> None:
+        for turn in range(50):
+            for n in range(3):
+                logs.access({"request_id": f"{name}-{turn}-{n}"})
+            await asyncio.sleep(0)
+
+    threads = [threading.Thread(target=asyncio.run, args=(serve(name),)) for name in "ab"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ids = [json.loads(line)["request_id"] for line in access_stream.getvalue().splitlines()]
+    assert sorted(ids) == sorted(
+        f"{name}-{t}-{n}" for name in "ab" for t in range(50) for n in range(3)
+    )

@@ -76,7 +76,8 @@ def configure(level: str = "INFO") -> None:
 _access_log = logging.getLogger("sluice.access")
 # Where access lines go once configure() has run; before that they take the logging path.
 _access_stream: TextIO | None = None
-_access_lines: list[str] = []
+# Lines made during the current turn of each event loop, written at the turn's end.
+_access_lines: dict[asyncio.AbstractEventLoop | None, list[str]] = {}
 
 
 def access(fields: dict[str, Any]) -> None:
@@ -96,19 +97,22 @@ def access(fields: dict[str, Any]) -> None:
     line = {"time": iso_time(time.time()), "level": "info", "logger": _access_log.name}
     line["message"] = "request"
     line.update(fields)
-    if not _access_lines:
-        try:
-            asyncio.get_running_loop().call_soon(_write_access_lines, stream)
-        except RuntimeError:  # no loop: write it now
-            _access_lines.append(json.dumps(line, default=str))
-            _write_access_lines(stream)
-            return
-    _access_lines.append(json.dumps(line, default=str))
+    try:
+        loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:  # no loop: write it now
+        loop = None
+    waiting = _access_lines.get(loop)
+    if waiting is None:
+        waiting = _access_lines[loop] = []
+        if loop is not None:
+            loop.call_soon(_write_access_lines, stream, loop)
+    waiting.append(json.dumps(line, default=str))
+    if loop is None:
+        _write_access_lines(stream, None)
 
 
-def _write_access_lines(stream: TextIO) -> None:
-    text = "\n".join(_access_lines) + "\n"
-    _access_lines.clear()
+def _write_access_lines(stream: TextIO, loop: asyncio.AbstractEventLoop | None) -> None:
+    lines = _access_lines.pop(loop, [])
     with contextlib.suppress(OSError, ValueError):  # stderr closed or gone: lose the lines
-        stream.write(text)
+        stream.write("".join(f"{line}\n" for line in lines))
         stream.flush()
