@@ -77,7 +77,7 @@ _access_log = logging.getLogger("sluice.access")
 # Where access lines go once configure() has run; before that they take the logging path.
 _access_stream: TextIO | None = None
 # Lines made during the current turn of each event loop, written at the turn's end.
-_access_lines: dict[asyncio.AbstractEventLoop | None, list[str]] = {}
+_access_lines: dict[asyncio.AbstractEventLoop, list[str]] = {}
 
 
 def access(fields: dict[str, Any]) -> None:
@@ -95,24 +95,24 @@ def access(fields: dict[str, Any]) -> None:
     if not _access_log.isEnabledFor(logging.INFO):
         return
     line = {"time": iso_time(time.time()), "level": "info", "logger": _access_log.name}
-    line["message"] = "request"
-    line.update(fields)
+    text = json.dumps({**line, "message": "request", **fields}, default=str)
     try:
-        loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
     except RuntimeError:  # no loop: write it now
-        loop = None
+        _write_lines(stream, [text])
+        return
     waiting = _access_lines.get(loop)
     if waiting is None:
         waiting = _access_lines[loop] = []
-        if loop is not None:
-            loop.call_soon(_write_access_lines, stream, loop)
-    waiting.append(json.dumps(line, default=str))
-    if loop is None:
-        _write_access_lines(stream, None)
+        loop.call_soon(_write_access_lines, stream, loop)
+    waiting.append(text)
 
 
-def _write_access_lines(stream: TextIO, loop: asyncio.AbstractEventLoop | None) -> None:
-    lines = _access_lines.pop(loop, [])
+def _write_access_lines(stream: TextIO, loop: asyncio.AbstractEventLoop) -> None:
+    _write_lines(stream, _access_lines.pop(loop, []))
+
+
+def _write_lines(stream: TextIO, lines: list[str]) -> None:
     with contextlib.suppress(OSError, ValueError):  # stderr closed or gone: lose the lines
         stream.write("".join(f"{line}\n" for line in lines))
         stream.flush()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import functools
 import json
 import logging
 from collections.abc import Callable
@@ -58,6 +59,7 @@ def subject_token(text: str) -> str:
     return "".join(chr(b) if b in _PLAIN else f"%{b:02X}" for b in text.encode())
 
 
+@functools.lru_cache(maxsize=4096)  # tenants and event names repeat across every batch
 def subject_for(prefix: str, tenant: str, name: str) -> str:
     """`<prefix>.<tenant>.<event name>`, each name made a single safe token."""
     return f"{prefix}.{subject_token(tenant)}.{subject_token(name)}"
@@ -67,9 +69,13 @@ def _utc(us: int) -> str:
     return (_EPOCH + datetime.timedelta(microseconds=us)).isoformat().replace("+00:00", "Z")
 
 
+# One encoder for every message: json.dumps with options builds a new one per call.
+_compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def message_body(event: StoredEvent) -> bytes:
     """The event as one JSON object; `data` is the stored payload, byte for byte."""
-    head = json.dumps(
+    head = _compact_json(
         {
             "tenant": event.tenant,
             "offset": event.offset,
@@ -80,9 +86,7 @@ def message_body(event: StoredEvent) -> bytes:
             "timestamp": _utc(event.timestamp),
             "value": event.value,
             "receivedAt": _utc(event.received_at),
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
+        }
     )
     return f'{head[:-1]},"data":{event.payload}}}'.encode()
 

@@ -65,7 +65,6 @@ class RedisRateLimiter:
         self.fallback = fallback
         self._clock = clock
         self._retry_at = 0.0  # monotonic time before which Redis is not asked
-        self.url = url
 
     @property
     def degraded(self) -> bool:

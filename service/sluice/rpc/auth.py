@@ -50,11 +50,9 @@ def _replaced(handler: Handler, behavior: Callable[..., Any]) -> Handler:
 
 
 def _count(pipeline: Pipeline, method: str, code: grpc.StatusCode | None) -> None:
-    """One sample per finished call, by method and final status (metrics)."""
+    """One sample per finished call, by method name and final status (metrics)."""
     status = code.name if isinstance(code, grpc.StatusCode) else "OK" if code is None else "UNKNOWN"
-    pipeline.metrics.child(
-        pipeline.metrics.requests, "grpc", method.rsplit("/", 1)[-1], status
-    ).inc()
+    pipeline.metrics.child(pipeline.metrics.requests, "grpc", method, status).inc()
 
 
 async def _admit(pipeline: Pipeline, method: str, context: Context) -> str:
@@ -109,8 +107,5 @@ def authenticated(
     pass-through interceptor alone cost a bare server 20-90 µs of CPU per unary call)."""
     return grpc.method_handlers_generic_handler(
         service,
-        {
-            name: _authenticating(handler, pipeline, f"/{service}/{name}")
-            for name, handler in handlers.items()
-        },
+        {name: _authenticating(handler, pipeline, name) for name, handler in handlers.items()},
     )

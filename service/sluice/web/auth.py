@@ -14,7 +14,7 @@ from litestar.types import Scope
 from sluice.errors import RateLimited
 from sluice.pipeline import Pipeline
 from sluice.ratelimit import Quota
-from sluice.web.headers import header
+from sluice.web.headers import scope_header
 
 _QUOTA = "sluice.quota"
 
@@ -23,7 +23,7 @@ async def admit(request: Request[Any, Any, Any]) -> tuple[Pipeline, str]:
     """(pipeline, tenant) for a request; raises Unauthenticated or RateLimited."""
     pipeline: Pipeline = request.app.state.pipeline
     try:
-        tenant, quota = await pipeline.admit(header(request, b"authorization"))
+        tenant, quota = await pipeline.admit(scope_header(request.scope, b"authorization"))
     except RateLimited as exc:
         request.scope[_QUOTA] = exc.quota  # type: ignore[literal-required]
         raise

@@ -12,12 +12,12 @@ from litestar.exceptions import InternalServerException
 
 from sluice.errors import InvalidEncoding, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
 from sluice.pipeline import Pipeline
-from sluice.web.headers import header
+from sluice.web.headers import scope_header
 
 
 def check_json_content_type(request: Request[Any, Any, Any]) -> None:
     """A missing Content-Type is read as JSON; anything but application/json is refused."""
-    content_type = header(request, b"content-type")
+    content_type = scope_header(request.scope, b"content-type")
     if content_type is None:
         return
     media_type = content_type.split(";", 1)[0].strip().lower()
@@ -43,10 +43,10 @@ async def read_body(request: Request[Any, Any, Any], pipeline: Pipeline) -> byte
 
 async def _read(request: Request[Any, Any, Any], limit: int) -> bytes:
     too_large = f"Request body is larger than the limit of {limit} bytes."
-    declared = header(request, b"content-length")
+    declared = scope_header(request.scope, b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(too_large)
-    encoding = (header(request, b"content-encoding") or "identity").strip().lower()
+    encoding = (scope_header(request.scope, b"content-encoding") or "identity").strip().lower()
     if encoding not in ("identity", "gzip"):
         raise UnsupportedMediaType(f"Content-Encoding {encoding!r} is not supported; use gzip.")
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS) if encoding == "gzip" else None

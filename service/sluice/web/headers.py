@@ -7,9 +7,6 @@ which a scan of the scope's short list does for a fraction of that.
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Request
 from litestar.types import Scope
 
 
@@ -19,7 +16,3 @@ def scope_header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return value.decode("latin-1")
     return None
-
-
-def header(request: Request[Any, Any, Any], name: bytes) -> str | None:
-    return scope_header(request.scope, name)
