@@ -116,36 +116,31 @@ fn write_members<'m, 'v: 'm>(
 
 /// A JSON string literal: escapes what RFC 8259 requires, keeps all other text as UTF-8.
 fn write_string(text: &str, out: &mut String) {
+    let bytes = text.as_bytes();
     out.push('"');
-    if string_end_or_escape(text.as_bytes(), 0) == text.len() {
-        // The common case: nothing to escape.
-        out.push_str(text);
-        out.push('"');
-        return;
-    }
     let mut plain = 0;
-    for (i, b) in text.bytes().enumerate() {
-        let escape = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0x00..=0x1f => "",
-            _ => continue,
+    loop {
+        // Stops only at a quote, a backslash or a control byte: ASCII, so `end` is always a
+        // char boundary.
+        let end = string_end_or_escape(bytes, plain);
+        out.push_str(&text[plain..end]);
+        let Some(&b) = bytes.get(end) else {
+            break;
         };
-        // Escaped bytes are ASCII, so `i` is always a char boundary.
-        out.push_str(&text[plain..i]);
-        if escape.is_empty() {
-            let _ = write!(out, "\\u{b:04x}");
-        } else {
-            out.push_str(escape);
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            _ => {
+                let _ = write!(out, "\\u{b:04x}");
+            }
         }
-        plain = i + 1;
+        plain = end + 1;
     }
-    out.push_str(&text[plain..]);
     out.push('"');
 }
 
@@ -183,12 +178,8 @@ fn write_canonical_number(text: &str, out: &mut String) {
         });
         return;
     }
-    out.push_str(&canonical_non_integer(text));
-}
-
-fn canonical_non_integer(text: &str) -> String {
     match text.parse::<f64>() {
-        Ok(x) if x.is_finite() => format_f64(x),
-        _ => text.into(),
+        Ok(x) if x.is_finite() => out.push_str(&format_f64(x)),
+        _ => out.push_str(text),
     }
 }
