@@ -85,3 +85,36 @@ def test_two_event_loops_in_two_threads_keep_their_own_lines(access_stream: io.S
     assert sorted(ids) == sorted(
         f"{name}-{t}-{n}" for name in "ab" for t in range(50) for n in range(3)
     )
+
+
+def test_a_loop_writes_its_own_turns_lines_while_another_loops_turn_is_open(
+    access_stream: io.StringIO,
+) -> None:
+    """Loop A logs and holds its turn open; loop B's turn ends meanwhile and writes B's line
+    alone (with one buffer for both, B would write A's line too, or A would lose B's)."""
+    a_logged, b_done = threading.Event(), threading.Event()
+    written_at_b_end: list[list[str]] = []
+
+    def ids() -> list[str]:
+        return [json.loads(line)["request_id"] for line in access_stream.getvalue().splitlines()]
+
+    async def a() -> None:
+        logs.access({"request_id": "a"})
+        a_logged.set()
+        b_done.wait(5)  # A's turn is still open
+        await asyncio.sleep(0)
+
+    async def b() -> None:
+        a_logged.wait(5)
+        logs.access({"request_id": "b"})
+        await asyncio.sleep(0)  # B's turn ends: its lines are written
+        written_at_b_end.append(ids())
+        b_done.set()
+
+    threads = [threading.Thread(target=asyncio.run, args=(serve(),)) for serve in (a, b)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert written_at_b_end == [["b"]]
+    assert sorted(ids()) == ["a", "b"]
