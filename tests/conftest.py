@@ -17,6 +17,7 @@ import pytest
 
 from sluice.keys import ApiKeys
 from sluice.storage.sqlite import SqliteStore
+from tests.scaleout.engines import ThrowawayPostgres
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -129,3 +130,14 @@ def server(data_dir: Path) -> Iterator[ServerProcess]:
     finally:
         if proc.proc is not None and proc.proc.poll() is None:
             proc.kill9()
+
+
+@pytest.fixture
+def cluster() -> Iterator[ThrowawayPostgres]:
+    """A PostgreSQL server of the test's own (never the machine's), to stop and start."""
+    pytest.importorskip("psycopg", reason="psycopg is not installed (.[postgres])")
+    server = ThrowawayPostgres().start()
+    try:
+        yield server
+    finally:
+        server.remove()

@@ -12,7 +12,7 @@ from sluice.pipeline import Pipeline
 from sluice.settings import Settings
 from sluice.storage.sqlite import SqliteStore
 from tests.conftest import stored_rows
-from tests.storage.test_sqlite import fill_disk, free_disk
+from tests.storage.conftest import fill_disk, free_disk
 
 
 def vayu_body(*refs: str, name: str = "api_call", pad: int = 0) -> bytes:

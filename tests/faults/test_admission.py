@@ -14,7 +14,7 @@ from sluice.pipeline import Pipeline
 from sluice.settings import Settings
 from sluice.storage.sqlite import SqliteStore
 from tests.conftest import stored_rows
-from tests.storage.test_sqlite import fill_disk
+from tests.storage.conftest import fill_disk
 from tests.test_pipeline import vayu_body
 
 

@@ -17,7 +17,7 @@ from sluice.settings import Settings
 from sluice.v1 import events_pb2, events_pb2_grpc, ingest_pb2, ingest_pb2_grpc
 from tests.conftest import stored_rows
 from tests.rpc.conftest import RpcServer
-from tests.storage.test_sqlite import fill_disk, free_disk
+from tests.storage.conftest import fill_disk, free_disk
 from tests.test_server import grpc_event
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -17,16 +17,6 @@ from tests.scaleout.conftest import mint_key, query
 from tests.scaleout.engines import ThrowawayPostgres
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def cluster() -> Iterator[ThrowawayPostgres]:
-    pytest.importorskip("psycopg", reason="psycopg is not installed (.[postgres])")
-    server = ThrowawayPostgres().start()
-    try:
-        yield server
-    finally:
-        server.remove()
 
 
 def test_postgres_stopped_mid_load_is_503_then_recovers_without_a_restart(

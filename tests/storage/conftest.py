@@ -1,7 +1,9 @@
-"""Store fixtures: `store` is parametrized over every backend, so one contract suite runs on all."""
+"""Store fixtures: `store` is parametrized over every backend, so one contract suite runs on all;
+`sqlite_store` is for what only the SQLite store has."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -60,3 +62,27 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield backend
     finally:
         await backend.close()
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    opened = SqliteStore(tmp_path / "sluice.db")
+    await opened.open()
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+async def fill_disk(store: SqliteStore) -> None:
+    """Cap the database at its current size: the next growing write fails with SQLITE_FULL."""
+
+    def cap(conn: sqlite3.Connection) -> None:
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count = {pages}")
+
+    await store._writer.call(cap)
+
+
+async def free_disk(store: SqliteStore) -> None:
+    await store._writer.call(lambda conn: conn.execute("PRAGMA max_page_count = 1073741823"))

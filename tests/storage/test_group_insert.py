@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 import pytest
 
@@ -30,35 +29,25 @@ async def grouped_appends(store: SqliteStore, batches: list[list[str]]) -> list[
     return results
 
 
-@pytest.fixture
-async def store(tmp_path: Path):
-    store = SqliteStore(tmp_path / "sluice.db")
-    await store.open()
-    try:
-        yield store
-    finally:
-        await store.close()
-
-
-async def test_a_group_gets_consecutive_offsets_in_queue_order(store: SqliteStore) -> None:
-    await store.append("acme", "vayu", 1, [event_row(0, "first")])  # offset 1
-    results = await grouped_appends(store, [["a", "b"], ["c"], ["d", "e", "f"]])
+async def test_a_group_gets_consecutive_offsets_in_queue_order(sqlite_store: SqliteStore) -> None:
+    await sqlite_store.append("acme", "vayu", 1, [event_row(0, "first")])  # offset 1
+    results = await grouped_appends(sqlite_store, [["a", "b"], ["c"], ["d", "e", "f"]])
     assert results == [[2, 3], [4], [5, 6, 7]]
 
 
 async def test_a_stored_key_in_the_group_is_none_and_the_rest_are_stored(
-    store: SqliteStore,
+    sqlite_store: SqliteStore,
 ) -> None:
-    await store.append("acme", "vayu", 1, [event_row(0, "taken")])
+    await sqlite_store.append("acme", "vayu", 1, [event_row(0, "taken")])
     batches = [["a"], ["b", "taken", "c"], ["a", "d"]]
-    results = await grouped_appends(store, batches)
+    results = await grouped_appends(sqlite_store, batches)
     assert [[offset is None for offset in offsets] for offsets in results] == [
         [False],
         [False, True, False],
         [True, False],
     ]
     # Offsets are unique and increasing; this does not rely on them being dense.
-    stored = {event.id: event.offset for event in await store.read_log("acme", 0, 100)}
+    stored = {event.id: event.offset for event in await sqlite_store.read_log("acme", 0, 100)}
     assert list(stored) == ["taken", "a", "b", "c", "d"]
     answered = {
         id_: offset

@@ -170,15 +170,6 @@ async def test_two_instances_cannot_both_take_one_alias(store: PostgresStore, ur
         await other_instance.close()
 
 
-@pytest.fixture
-def cluster() -> Iterator[ThrowawayPostgres]:
-    server = ThrowawayPostgres().start()
-    try:
-        yield server
-    finally:
-        server.remove()
-
-
 async def test_an_outage_is_unavailable_and_the_same_store_recovers(
     cluster: ThrowawayPostgres,
 ) -> None:

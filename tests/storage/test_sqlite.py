@@ -12,33 +12,9 @@ import pytest
 from sluice import _core
 from sluice.errors import StoreUnavailable
 from sluice.storage.sqlite import SqliteStore, connect
-from tests.storage.conftest import event_row
+from tests.storage.conftest import event_row, fill_disk, free_disk
 
 pytestmark = pytest.mark.anyio
-
-
-async def fill_disk(store: SqliteStore) -> None:
-    """Cap the database at its current size: the next growing write fails with SQLITE_FULL."""
-
-    def cap(conn: sqlite3.Connection) -> None:
-        pages = conn.execute("PRAGMA page_count").fetchone()[0]
-        conn.execute(f"PRAGMA max_page_count = {pages}")
-
-    await store._writer.call(cap)
-
-
-async def free_disk(store: SqliteStore) -> None:
-    await store._writer.call(lambda conn: conn.execute("PRAGMA max_page_count = 1073741823"))
-
-
-@pytest.fixture
-async def sqlite_store(tmp_path: Path):
-    store = SqliteStore(tmp_path / "sluice.db")
-    await store.open()
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 async def test_durability_pragmas_are_in_force(sqlite_store: SqliteStore) -> None:
@@ -143,30 +119,26 @@ async def test_appends_of_the_turn_in_which_the_store_closes_are_still_written(
 
 
 async def test_the_checkpointer_moves_commits_into_the_database_file_off_the_writer(
-    tmp_path: Path,
+    sqlite_store: SqliteStore,
 ) -> None:
     """Commits land in the WAL; the checkpointer, not the committing writer, copies them into
     the database file soon after (the writer would only do it past 20,000 pages)."""
-    store = SqliteStore(tmp_path / "sluice.db")
-    await store.open()
-    try:
-        writer_conn = store._writer._conn
-        assert writer_conn is not None
-        assert writer_conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 20_000
-        await asyncio.sleep(0.2)  # the migrations' own pages are checkpointed first
-        size_before = store.path.stat().st_size
-        checkpoints_before = store._checkpointer.checkpoints
-        payload = '{"pad":"' + "x" * 2000 + '"}'
-        for batch in range(5):
-            rows = [event_row(i, f"b{batch}-{i}", payload=payload) for i in range(100)]
-            assert None not in await store.append("acme", "vayu", 1, rows)
-        deadline = time.monotonic() + 5
-        # The file grows while a checkpoint runs; the count goes up once it has returned.
-        while (
-            store.path.stat().st_size <= size_before + 500 * 2000
-            or store._checkpointer.checkpoints == checkpoints_before
-        ):
-            assert time.monotonic() < deadline, "nothing was checkpointed into the file"
-            await asyncio.sleep(0.02)
-    finally:
-        await store.close()
+    store = sqlite_store
+    writer_conn = store._writer._conn
+    assert writer_conn is not None
+    assert writer_conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 20_000
+    await asyncio.sleep(0.2)  # the migrations' own pages are checkpointed first
+    size_before = store.path.stat().st_size
+    checkpoints_before = store._checkpointer.checkpoints
+    payload = '{"pad":"' + "x" * 2000 + '"}'
+    for batch in range(5):
+        rows = [event_row(i, f"b{batch}-{i}", payload=payload) for i in range(100)]
+        assert None not in await store.append("acme", "vayu", 1, rows)
+    deadline = time.monotonic() + 5
+    # The file grows while a checkpoint runs; the count goes up once it has returned.
+    while (
+        store.path.stat().st_size <= size_before + 500 * 2000
+        or store._checkpointer.checkpoints == checkpoints_before
+    ):
+        assert time.monotonic() < deadline, "nothing was checkpointed into the file"
+        await asyncio.sleep(0.02)
