@@ -12,6 +12,7 @@ from typing import Any
 
 import grpc
 
+from sluice.rpc.server import server_options
 from sluice.settings import Settings
 from sluice.v1 import ingest_pb2
 
@@ -32,15 +33,7 @@ async def ingest_stream(requests: AsyncIterator[bytes], context: Any) -> AsyncIt
 
 
 async def main() -> None:
-    limit = Settings().grpc_message_limit
-    server = grpc.aio.server(
-        options=[
-            ("grpc.max_receive_message_length", limit),
-            ("grpc.max_send_message_length", limit),
-            ("grpc.http2.bdp_probe", 0),
-            ("grpc.http2.lookahead_bytes", limit),
-        ]
-    )
+    server = grpc.aio.server(options=server_options(Settings().grpc_message_limit))
     server.add_generic_rpc_handlers(
         [
             grpc.method_handlers_generic_handler(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 SEED = 20240501
@@ -112,11 +111,3 @@ def templated_vayu_batch(size: int, seed: int = SEED) -> list[bytes]:
         text = after + ("," if i + 1 < size else "")
     parts.append((text + "]}").encode())
     return parts
-
-
-def iter_tags(prefix: str) -> Iterator[bytes]:
-    """Unique tags for templated bodies: prefix, then a counter."""
-    n = 0
-    while True:
-        yield f"{prefix}{n:09d}".encode()
-        n += 1

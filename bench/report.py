@@ -109,7 +109,3 @@ def finish(figures: list[Figure], json_path: Path | None, title: str, smoke: boo
     print(table(figures), flush=True)
     if json_path is not None:
         json_path.write_text(json.dumps([dataclasses.asdict(f) for f in figures], indent=1))
-
-
-def read_figures(path: Path) -> list[Figure]:
-    return [Figure(**item) for item in json.loads(path.read_text())]

@@ -13,22 +13,25 @@ from sluice.rpc.health import StoreHealth
 SERVICES = (ingest.SERVICE_NAME, events.SERVICE_NAME)
 
 
+def server_options(limit: int) -> list[tuple[str, int]]:
+    """The grpc.aio server options for a message limit (bench/bare_grpc.py uses them too, so
+    the transport's ceiling is measured on the same settings)."""
+    return [
+        # Set deliberately (Settings.grpc_max_message_bytes), never grpc's 4 MiB default:
+        # larger messages are refused by the transport before they are read into memory.
+        ("grpc.max_receive_message_length", limit),
+        ("grpc.max_send_message_length", limit),
+        # A fixed per-stream receive window of one message limit: an IngestStream whose
+        # batches wait on a slow store has at most that much unread, and the producer
+        # stalls. BDP probing would keep growing the window (megabytes per stream).
+        ("grpc.http2.bdp_probe", 0),
+        ("grpc.http2.lookahead_bytes", limit),
+    ]
+
+
 def create_server(pipeline: Pipeline) -> tuple[grpc.aio.Server, StoreHealth]:
     """The server with every service added; start it, then `await health.start()`."""
-    # Set deliberately (Settings.grpc_max_message_bytes), never grpc's 4 MiB default: larger
-    # messages are refused by the transport before they are read into memory.
-    limit = pipeline.settings.grpc_message_limit
-    server = grpc.aio.server(
-        options=[
-            ("grpc.max_receive_message_length", limit),
-            ("grpc.max_send_message_length", limit),
-            # A fixed per-stream receive window of one message limit: an IngestStream whose
-            # batches wait on a slow store has at most that much unread, and the producer
-            # stalls. BDP probing would keep growing the window (megabytes per stream).
-            ("grpc.http2.bdp_probe", 0),
-            ("grpc.http2.lookahead_bytes", limit),
-        ],
-    )
+    server = grpc.aio.server(options=server_options(pipeline.settings.grpc_message_limit))
     server.add_generic_rpc_handlers((ingest.handler(pipeline), events.handler(pipeline)))
     health = StoreHealth(pipeline, SERVICES)
     health_pb2_grpc.add_HealthServicer_to_server(health.servicer, server)
