@@ -5,64 +5,14 @@ from __future__ import annotations
 import abc
 import dataclasses
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sluice.errors import CustomerConflict
+from sluice.model import ApiKeyRecord, Customer, EventQuery, StoredEvent
 
 # (index, key, name, id, customer, timestamp_us, value, payload_json, content_hash): the row
 # shape the Rust core produces for every event that passed validation.
 EventRow = tuple[int, bytes, str, str, str, int, float | None, str, bytes]
-
-
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
-    tenant: str
-    offset: int
-    id: str
-    source: str
-    name: str
-    customer: str
-    timestamp: int  # UTC microseconds
-    value: float | None
-    payload: str  # JSON object text
-    received_at: int  # UTC microseconds
-    deleted_at: int | None
-    content_hash: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class EventQuery:
-    """Filters and a keyset position for reading events in (timestamp, offset) order."""
-
-    start: int | None = None  # UTC microseconds, inclusive
-    end: int | None = None  # UTC microseconds, exclusive
-    name: str | None = None
-    customer: str | None = None
-    after: tuple[int, int] | None = None  # (timestamp, offset) of the last event already read
-    limit: int = 100
-
-
-@dataclass(frozen=True, slots=True)
-class Customer:
-    """One entry of a tenant's customer registry (CONTRACTS §1); the tenant is the caller's."""
-
-    id: str
-    aliases: list[str]  # unique within the tenant, in the order given
-    email: str | None  # unique within the tenant, compared case-insensitively
-    attributes: dict[str, Any]  # a JSON object
-    created_at: int  # UTC microseconds
-    updated_at: int  # UTC microseconds
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKeyRecord:
-    key_id: str
-    tenant: str
-    secret_hash: bytes  # sha256 of the whole token; the token itself is never stored
-    created_at: int
-    revoked_at: int | None = None
-    rate_limit: int | None = None  # requests per second; None = the server default, 0 = none
 
 
 # The api_keys columns, in ApiKeyRecord's field order: rows map to records and back by position.

@@ -1,0 +1,56 @@
+"""The domain's named types, defined once: what transports, services and stores pass around."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    tenant: str
+    offset: int
+    id: str
+    source: str
+    name: str
+    customer: str
+    timestamp: int  # UTC microseconds
+    value: float | None
+    payload: str  # JSON object text
+    received_at: int  # UTC microseconds
+    deleted_at: int | None
+    content_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    """Filters and a keyset position for reading events in (timestamp, offset) order."""
+
+    start: int | None = None  # UTC microseconds, inclusive
+    end: int | None = None  # UTC microseconds, exclusive
+    name: str | None = None
+    customer: str | None = None
+    after: tuple[int, int] | None = None  # (timestamp, offset) of the last event already read
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    """One entry of a tenant's customer registry (CONTRACTS §1); the tenant is the caller's."""
+
+    id: str
+    aliases: list[str]  # unique within the tenant, in the order given
+    email: str | None  # unique within the tenant, compared case-insensitively
+    attributes: dict[str, Any]  # a JSON object
+    created_at: int  # UTC microseconds
+    updated_at: int  # UTC microseconds
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    key_id: str
+    tenant: str
+    secret_hash: bytes  # sha256 of the whole token; the token itself is never stored
+    created_at: int
+    revoked_at: int | None = None
+    rate_limit: int | None = None  # requests per second; None = the server default, 0 = none
