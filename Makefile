@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: run test test-rust test-py fuzz build lint fmt proto bench clean
+.PHONY: run check test test-rust test-py fuzz build lint fmt proto bench clean
 
 $(VENV)/.created:
 	python3 -m venv $(VENV)
@@ -19,6 +19,9 @@ build: $(VENV)/.created
 # Start the service on the embedded default store (SQLite under ./sluice-data).
 run: build
 	$(VENV)/bin/sluice serve
+
+# What CI runs (.ci/run): the linters, then the whole suite. A lint error fails the build.
+check: lint test
 
 # The whole suite: pure-Rust unit tests, a short fuzz of every request parser, then pytest
 # (which also starts real servers).

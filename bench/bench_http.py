@@ -25,7 +25,7 @@ from pathlib import Path
 from bench import corpus, servers
 from bench.report import ROOT, Figure, common_arguments, finish, rate
 from sluice import _core
-from sluice.pipeline import Pipeline
+from sluice.gateway import Gateway
 from sluice.settings import Settings
 from sluice.storage.sqlite import SqliteStore
 
@@ -166,12 +166,12 @@ def paced(runner: Runner, peak: Load, connections: int = 8) -> Load:
 
 def pipeline_rate(data_dir: Path, batch: int, concurrency: int, seconds: float) -> float:
     """Events/s of the same ingest path without HTTP: `concurrency` tasks in this process
-    calling Pipeline.ingest_vayu with fresh bodies (parse, claim, group commit, settle)."""
+    calling the ingest service with fresh Vayu bodies (parse, claim, group commit, settle)."""
     parts = corpus.templated_vayu_batch(batch)
 
     async def measure() -> float:
-        pipeline = Pipeline(SqliteStore(data_dir / "sluice.db"), Settings(data_dir=data_dir))
-        await pipeline.start()
+        gateway = Gateway(SqliteStore(data_dir / "sluice.db"), Settings(data_dir=data_dir))
+        await gateway.start()
         stored = 0
         deadline = time.monotonic() + seconds
 
@@ -181,14 +181,14 @@ def pipeline_rate(data_dir: Path, batch: int, concurrency: int, seconds: float) 
             while time.monotonic() < deadline:
                 sent += 1
                 body = f"p{n}n{sent}".encode().join(parts)
-                result = await pipeline.ingest_vayu("bench", body)
+                result = await gateway.ingest.ingest(gateway.dialects.vayu, "bench", body)
                 stored += len(result.accepted)  # not `stored += await ...`: that loses counts
 
         started = time.monotonic()
         try:
             await asyncio.gather(*(client(n) for n in range(concurrency)))
         finally:
-            await pipeline.stop()
+            await gateway.stop()
         return stored / (time.monotonic() - started)
 
     return asyncio.run(measure())
@@ -268,7 +268,7 @@ def run(seconds: float, batches: list[int], concurrency: list[int]) -> list[Figu
             Figure(
                 f"HTTP {largest}-event batches vs the pipeline without HTTP",
                 rate(largest_peak.eps),
-                f"Pipeline.ingest_vayu in-process {rate(without_http)} "
+                f"IngestService.ingest in-process {rate(without_http)} "
                 f"({largest_peak.connections} tasks)",
                 largest_peak.eps / without_http,
             )

@@ -25,7 +25,7 @@ from pathlib import Path
 from bench import servers
 from bench.report import Figure, common_arguments, finish
 from sluice import _core
-from sluice.keys import ApiKeys
+from sluice.api_keys import ApiKeys
 from sluice.storage import sqlite as sqlite_store
 
 TENANT = "bench"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sluice.keys import ApiKeys
+from sluice.api_keys import ApiKeys
 from sluice.storage.sqlite import SqliteStore
 from tests.scaleout.engines import ThrowawayPostgres
 

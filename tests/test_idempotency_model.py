@@ -13,10 +13,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from sluice.pipeline import Pipeline
+from sluice.gateway import Gateway
 from sluice.settings import Settings
 from sluice.storage.sqlite import SqliteStore
 from tests.conftest import stored_rows
+from tests.test_ingest import ingest_vayu
 
 refs = st.lists(st.sampled_from([f"r{i}" for i in range(12)]), min_size=1, max_size=6)
 
@@ -37,17 +38,17 @@ class ExactlyOnce(RuleBasedStateMachine):
         super().__init__()
         self.dir = Path(tempfile.mkdtemp())
         self.loop = asyncio.new_event_loop()
-        self.pipeline = self._start()
+        self.gateway = self._start()
         self.model: set[str] = set()
         self.last: list[str] = []
 
-    def _start(self) -> Pipeline:
-        pipeline = Pipeline(SqliteStore(self.dir / "sluice.db"), Settings(data_dir=self.dir))
-        self.loop.run_until_complete(pipeline.start())
-        return pipeline
+    def _start(self) -> Gateway:
+        gateway = Gateway(SqliteStore(self.dir / "sluice.db"), Settings(data_dir=self.dir))
+        self.loop.run_until_complete(gateway.start())
+        return gateway
 
     def _send(self, batch: list[str]) -> list[str]:
-        result = self.loop.run_until_complete(self.pipeline.ingest_vayu("t", body(batch)))
+        result = self.loop.run_until_complete(ingest_vayu(self.gateway, "t", body(batch)))
         return [batch[i] for i in result.accepted]
 
     @rule(batch=refs)
@@ -64,15 +65,15 @@ class ExactlyOnce(RuleBasedStateMachine):
 
     @rule()
     def restart(self) -> None:
-        self.loop.run_until_complete(self.pipeline.stop())
-        self.pipeline = self._start()
+        self.loop.run_until_complete(self.gateway.stop())
+        self.gateway = self._start()
 
     @rule(first=refs, second=refs)
     def concurrent(self, first: list[str], second: list[str]) -> None:
         async def both() -> list[list[int]]:
             results = await asyncio.gather(
-                self.pipeline.ingest_vayu("t", body(first)),
-                self.pipeline.ingest_vayu("t", body(second)),
+                ingest_vayu(self.gateway, "t", body(first)),
+                ingest_vayu(self.gateway, "t", body(second)),
             )
             return [r.accepted for r in results]
 
@@ -88,7 +89,7 @@ class ExactlyOnce(RuleBasedStateMachine):
         assert len(stored_rows(self.dir)) == len(self.model)
 
     def teardown(self) -> None:
-        self.loop.run_until_complete(self.pipeline.stop())
+        self.loop.run_until_complete(self.gateway.stop())
         self.loop.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -192,6 +192,8 @@ impl PyLimits {
 struct PyBatch {
     total: usize,
     dry_run: bool,
+    /// The client's sequence number for an IngestStream message (its ack echoes it); else 0.
+    sequence: u64,
     events: Py<PyTuple>,
     rejected: Py<PyTuple>,
     /// Kept as Rust pairs and turned into tuples only when read: only the Vayu route echoes
@@ -216,6 +218,7 @@ impl PyBatch {
         Ok(Self {
             total: batch.total,
             dry_run: batch.dry_run,
+            sequence: 0,
             events: PyTuple::new(py, events)?.unbind(),
             rejected: PyTuple::new(py, rejected)?.unbind(),
             spans: batch.spans,
@@ -301,6 +304,11 @@ impl PyBatch {
     #[getter]
     fn spans<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         PyList::new(py, &self.spans)
+    }
+
+    #[getter]
+    fn sequence(&self) -> u64 {
+        self.sequence
     }
 
     #[getter]
@@ -478,8 +486,8 @@ fn parse_ingest_request(
     PyBatch::build(py, batch)
 }
 
-/// Decode and validate one serialized sluice.v1.IngestStreamRequest: (its sequence, the
-/// batch). Releases the GIL while it works.
+/// Decode and validate one serialized sluice.v1.IngestStreamRequest; the batch carries its
+/// sequence. Releases the GIL while it works.
 #[pyfunction]
 fn parse_ingest_stream_request(
     py: Python<'_>,
@@ -487,12 +495,15 @@ fn parse_ingest_stream_request(
     tenant: &str,
     now_us: i64,
     limits: &Bound<'_, PyLimits>,
-) -> PyResult<(u64, PyBatch)> {
+) -> PyResult<PyBatch> {
     let limits = limits.try_borrow()?.inner;
     let (sequence, batch) = detached(py, || {
         ingest_proto::parse_ingest_stream_request(body, tenant, now_us, &limits)
     })?;
-    Ok((sequence, PyBatch::build(py, batch)?))
+    Ok(PyBatch {
+        sequence,
+        ..PyBatch::build(py, batch)?
+    })
 }
 
 /// RFC 3339 / ISO 8601 date-time -> UTC microseconds since the epoch (no offset means UTC).

@@ -102,6 +102,9 @@ class Batch:
         """Byte range [start, end) of every event element in the JSON body (empty for protobuf)."""
     @property
     def dry_run(self) -> bool: ...
+    @property
+    def sequence(self) -> int:
+        """The client's sequence number for an IngestStream message (its ack echoes it); else 0."""
 
 def parse_vayu_batch(body: bytes, tenant: str, now_us: int, limits: Limits) -> Batch:
     """Parse and validate a Vayu `POST /events` body. Releases the GIL while it works."""
@@ -166,11 +169,9 @@ def parse_profiles_event(body: bytes, tenant: str, now_us: int, limits: Limits) 
 def parse_ingest_request(body: bytes, tenant: str, now_us: int, limits: Limits) -> Batch:
     """Decode and validate a serialized sluice.v1.IngestRequest. Releases the GIL while it works."""
 
-def parse_ingest_stream_request(
-    body: bytes, tenant: str, now_us: int, limits: Limits
-) -> tuple[int, Batch]:
-    """Decode and validate one serialized sluice.v1.IngestStreamRequest: (its sequence, the
-    batch). Same checks and errors as parse_ingest_request. Releases the GIL while it works."""
+def parse_ingest_stream_request(body: bytes, tenant: str, now_us: int, limits: Limits) -> Batch:
+    """Decode and validate one serialized sluice.v1.IngestStreamRequest (the batch carries its
+    sequence). Same checks and errors as parse_ingest_request. Releases the GIL while it works."""
 
 def parse_timestamp(text: str) -> int:
     """RFC 3339 / ISO 8601 date-time -> UTC microseconds since the epoch (no offset means UTC)."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 from sluice import strict_json
+from sluice.api_keys import ApiKeys
 from sluice.customer_import import (
     ImportReport,
     UnreadableImport,
@@ -23,10 +24,10 @@ from sluice.customer_import import (
     jsonl_records,
 )
 from sluice.errors import CustomerConflict, InvalidCustomer, InvalidJson
-from sluice.keys import ApiKeys
+from sluice.model import Customer
 from sluice.registry import CustomerRegistry, document
 from sluice.settings import Settings
-from sluice.storage import Customer, Store, open_store
+from sluice.storage import Store, open_store
 
 # `customers import` reads a file's format from its extension unless --format says.
 IMPORT_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv"}

@@ -16,8 +16,8 @@ from typing import Any, BinaryIO
 
 from sluice import strict_json
 from sluice.errors import InvalidCustomer, InvalidJson
+from sluice.model import Customer
 from sluice.registry import FIELDS, CustomerRegistry
-from sluice.storage import Customer
 
 BATCH_SIZE = 5_000
 MAX_EXAMPLES = 10

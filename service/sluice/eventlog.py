@@ -10,8 +10,12 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 
+from sluice._core import parse_timestamp
 from sluice.errors import InvalidParameter
-from sluice.storage import EventQuery, Store, StoredEvent
+from sluice.model import EventQuery, StoredEvent
+from sluice.storage import Store
+
+__all__ = ["MAX_PAGE", "EventLog", "EventPage", "decode_cursor", "encode_cursor", "parse_timestamp"]
 
 MAX_PAGE = 1000
 # How long a follower waits for a wake-up before it reads the log again anyway. Commits made

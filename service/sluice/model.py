@@ -5,6 +5,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sluice._core import Batch
+
+__all__ = [
+    "CONFLICT",
+    "DUPLICATE",
+    "INVALID",
+    "UNKNOWN_CUSTOMER",
+    "ApiKeyRecord",
+    "Batch",
+    "Customer",
+    "EventQuery",
+    "EventRow",
+    "IngestOutcome",
+    "Rejection",
+    "StoredEvent",
+]
+
+# (index, key, name, id, customer, timestamp_us, value, payload_json, content_hash): the row
+# the core produces for every event that passed validation.
+EventRow = tuple[int, bytes, str, str, str, int, float | None, str, bytes]
+
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
@@ -36,7 +57,7 @@ class EventQuery:
 
 @dataclass(frozen=True, slots=True)
 class Customer:
-    """One entry of a tenant's customer registry (CONTRACTS §1); the tenant is the caller's."""
+    """One entry of a tenant's customer registry (docs/contracts.md §1); the tenant is the caller's."""
 
     id: str
     aliases: list[str]  # unique within the tenant, in the order given
@@ -54,3 +75,29 @@ class ApiKeyRecord:
     created_at: int
     revoked_at: int | None = None
     rate_limit: int | None = None  # requests per second; None = the server default, 0 = none
+
+
+# Why an event of a batch was not stored; the core uses the first three for in-batch repeats.
+INVALID = "INVALID"
+DUPLICATE = "DUPLICATE"
+CONFLICT = "CONFLICT"  # a repeated key whose content differs from the stored event's
+UNKNOWN_CUSTOMER = "UNKNOWN_CUSTOMER"  # Enso: the CustomerEntityId is not in the registry
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Rejection:
+    """One event of a batch that was not stored, as every transport renders it."""
+
+    index: int  # the event's position in the request
+    reason: str  # INVALID, DUPLICATE, CONFLICT or UNKNOWN_CUSTOMER
+    field: str  # the offending field as the dialect spells it ("" for the whole event)
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOutcome:
+    """What became of one ingest request's events."""
+
+    batch: Batch  # the parsed request: its size, spans and (for a dry run) its valid rows
+    accepted: list[int]  # indices of the events this request stored (or would, in a dry run)
+    rejected: list[Rejection]  # by ascending index

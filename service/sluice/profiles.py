@@ -1,6 +1,6 @@
 """The profiles API's rules: which user an event is for, which events are kept, what they change.
 
-Seed 002 and CONTRACTS §5: `update`/`login` merge attributes into the profile, a second
+docs/contracts.md §5: `update`/`login` merge attributes into the profile, a second
 `confirmation` of an orderId is discarded, `email_open` is kept once per user per window,
 and bot traffic is discarded.
 """
@@ -16,15 +16,19 @@ from dataclasses import dataclass
 
 from sluice import _core
 from sluice.errors import UnknownUser
-from sluice.storage import EventQuery, EventRow, Store
+from sluice.model import EventQuery, EventRow
+from sluice.storage import Store
 
 # User agents discarded as bots by default (case-insensitive search); configurable.
 DEFAULT_BOT_PATTERN = r"bot|crawl|spider|slurp|headless|scraper|lighthouse|pingdom|phantomjs"
 EMAIL_OPEN_WINDOW_SECONDS = 20 * 60
 ATTRIBUTE_EVENTS = ("update", "login")
 
-# Stores rows through the pipeline's idempotent commit; returns the rows that were duplicates.
-CommitRows = Callable[[str, Sequence[EventRow], int], Awaitable[list[EventRow]]]
+# The ingest path's idempotent commit, IngestService.commit: (tenant, source, rows, now) ->
+# (indices stored, rows that were duplicates).
+CommitRows = Callable[
+    [str, str, Sequence[EventRow], int], Awaitable[tuple[list[int], list[EventRow]]]
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,19 +42,25 @@ class ProfileEvents:
         self,
         store: Store,
         commit_rows: CommitRows,
+        limits: _core.Limits,
+        clock_us: Callable[[], int],
         bot_pattern: str = DEFAULT_BOT_PATTERN,
         email_open_window_seconds: int = EMAIL_OPEN_WINDOW_SECONDS,
     ) -> None:
         self._store = store
+        self._limits = limits
+        self._clock_us = clock_us
         self._commit_rows = commit_rows
         self._bots = re.compile(bot_pattern, re.IGNORECASE) if bot_pattern else None
         self._email_open_window_us = email_open_window_seconds * 1_000_000
         # Serialises the read-then-write of the email_open window within this process.
         self._email_open_lock = asyncio.Lock()
 
-    async def ingest(
-        self, tenant: str, event: _core.ProfileEvent, user_agent: str, now_us: int
-    ) -> ProfileOutcome:
+    async def ingest(self, tenant: str, body: bytes, user_agent: str) -> ProfileOutcome:
+        """Parse one profiles request and apply it: stored, merged into the profile, or
+        discarded (with why)."""
+        now_us = self._clock_us()
+        event = _core.parse_profiles_event(body, tenant, now_us, self._limits)
         field = event.user_field
         if self._bots is not None and self._bots.search(user_agent):
             return ProfileOutcome(field, "Events from bots are discarded")
@@ -100,5 +110,5 @@ class ProfileEvents:
             event.attributes_json,
             _core.content_hash(event.name, customer, timestamp, None, event.attributes_json),
         )
-        duplicates = await self._commit_rows(tenant, [row], now_us)
+        _stored, duplicates = await self._commit_rows(tenant, "profiles", [row], now_us)
         return bool(duplicates)

@@ -56,7 +56,7 @@ class RateLimiter:
         self._clock = clock
         self._tat: dict[str, float] = {}
 
-    def admit(self, key: str, limit: int) -> Quota:
+    def take(self, key: str, limit: int) -> Quota:
         """Count one request for `key`; RateLimited (counting nothing) when over `limit`/s."""
         if limit <= 0:
             return UNLIMITED

@@ -71,12 +71,12 @@ class RedisRateLimiter:
         """True while the local limiter decides alone (Redis failed recently)."""
         return self._clock() < self._retry_at
 
-    async def admit(self, key: str, limit: int) -> Quota:
+    async def take(self, key: str, limit: int) -> Quota:
         """Count one request for `key`; RateLimited (counting nothing) when over `limit`/s."""
         if limit <= 0:
             return UNLIMITED
         if self.degraded:
-            return self.fallback.admit(key, limit)
+            return self.fallback.take(key, limit)
         try:
             admitted, backlog_us = await self._script(
                 keys=[KEY_PREFIX + key], args=[1_000_000 / limit, BURST_SECONDS]
@@ -85,7 +85,7 @@ class RedisRateLimiter:
             if not self._retry_at:
                 log.warning("redis unreachable, rate limits are per instance: %s", exc)
             self._retry_at = self._clock() + RETRY_SECONDS
-            return self.fallback.admit(key, limit)
+            return self.fallback.take(key, limit)
         if self._retry_at:
             log.warning("redis is back, rate limits are shared again")
             self._retry_at = 0.0

@@ -1,4 +1,4 @@
-"""The customer registry (CONTRACTS §1): what a valid customer is, over the store's registry."""
+"""The customer registry (docs/contracts.md §1): what a valid customer is, over the store's registry."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sluice.errors import CustomerConflict, InvalidCustomer
-from sluice.storage import Customer, Store
+from sluice.model import Customer
+from sluice.storage import Store
 
 MAX_ID_LENGTH = 256
 MAX_ALIASES = 100
@@ -139,6 +140,14 @@ class CustomerRegistry:
 
     async def delete(self, tenant: str, id: str) -> bool:
         return await self._store.delete_customer(tenant, id)
+
+    async def match_aliases(self, tenant: str, aliases: Sequence[str]) -> dict[str, str | None]:
+        """alias -> the id of the customer it names (its id or one of its aliases), or None."""
+        matched: dict[str, str | None] = {}
+        for alias in dict.fromkeys(aliases):
+            customer = await self._store.find_customer(tenant, alias=alias)
+            matched[alias] = customer.id if customer is not None else None
+        return matched
 
     async def page(self, tenant: str, after_id: str | None, limit: int) -> CustomerPage:
         # One extra row tells whether another page exists without a second query.

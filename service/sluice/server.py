@@ -1,4 +1,4 @@
-"""`sluice serve`: HTTP (Litestar on uvicorn) and gRPC in one process over one pipeline."""
+"""`sluice serve`: HTTP (Litestar on uvicorn) and gRPC in one process over one gateway."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from collections.abc import Iterator
 import uvicorn
 
 from sluice import logs
-from sluice.pipeline import Pipeline
+from sluice.api_keys import ApiKeys
+from sluice.gateway import Gateway
 from sluice.publishing import start_relay
 from sluice.rpc.server import create_server, stop_server
 from sluice.settings import Settings
@@ -51,11 +52,11 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def bootstrap_key(pipeline: Pipeline) -> str | None:
+async def bootstrap_key(keys: ApiKeys) -> str | None:
     """On the very first start (no keys at all), mint one key for tenant `default`."""
-    if await pipeline.store.list_api_keys():
+    if await keys.any():
         return None
-    token, _record = await pipeline.keys.create(BOOTSTRAP_TENANT)
+    token, _record = await keys.create(BOOTSTRAP_TENANT)
     return token
 
 
@@ -69,16 +70,16 @@ async def serve(settings: Settings) -> None:
         synchronous=settings.sqlite_synchronous,
         group_commit=settings.group_commit,
     )
-    pipeline = Pipeline(store, settings)
-    await pipeline.start()
+    gateway = Gateway(store, settings)
+    await gateway.start()
     relay = start_relay(settings, store)
     try:
-        token = await bootstrap_key(pipeline)
+        token = await bootstrap_key(gateway.access.keys)
         if token is not None:
             print(f"sluice: created tenant '{BOOTSTRAP_TENANT}' with API key (shown once):")
             print(token, flush=True)
 
-        grpc_server, grpc_health = create_server(pipeline)
+        grpc_server, grpc_health = create_server(gateway)
         grpc_port = grpc_server.add_insecure_port(f"{settings.host}:{settings.grpc_port}")
         await grpc_server.start()
         await grpc_health.start()
@@ -86,7 +87,7 @@ async def serve(settings: Settings) -> None:
         sock = _listen(settings.host, settings.http_port)
         http_port = sock.getsockname()[1]
         config = uvicorn.Config(
-            create_app(pipeline),
+            create_app(gateway),
             log_config=None,  # keep the JSON logging set up by logs.configure
             access_log=False,  # Sluice writes its own access line (web.app), with request ids
             lifespan="on",
@@ -101,7 +102,7 @@ async def serve(settings: Settings) -> None:
             """Stop gRPC taking calls (GOAWAY to open channels) and drain it; started once."""
             if not grpc_drain:
                 grpc_drain.append(
-                    asyncio.create_task(stop_server(grpc_server, grpc_health, pipeline))
+                    asyncio.create_task(stop_server(grpc_server, grpc_health, gateway))
                 )
             return grpc_drain[0]
 
@@ -124,7 +125,7 @@ async def serve(settings: Settings) -> None:
     finally:
         if relay is not None:
             await relay.stop()
-        await pipeline.stop()
+        await gateway.stop()
         print("sluice: stopped", file=sys.stderr, flush=True)
 
 

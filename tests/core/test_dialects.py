@@ -11,7 +11,7 @@ NOW = core.parse_timestamp("2026-11-23T12:38:27Z")
 PING = "c523aa41-9f0f-4fc2-bc96-5a8ff5520b78"
 UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
-# Seed 001's request body, placeholders filled in.
+# Enso's documented request body, placeholders filled in.
 ENSO_SEED = {
     "events": [
         {

@@ -10,12 +10,12 @@ import pytest
 
 from sluice.admission import Overloaded, StoreAdmission
 from sluice.errors import StoreUnavailable
-from sluice.pipeline import Pipeline
+from sluice.gateway import Gateway
 from sluice.settings import Settings
 from sluice.storage.sqlite import SqliteStore
 from tests.conftest import stored_rows
 from tests.storage.conftest import fill_disk
-from tests.test_pipeline import vayu_body
+from tests.test_ingest import ingest_vayu, vayu_body
 
 
 def test_a_tenant_holds_at_most_its_share_and_all_at_most_the_limit() -> None:
@@ -42,36 +42,36 @@ def test_a_tiny_limit_still_admits_one_request_per_tenant() -> None:
     admission.reserve("b")
 
 
-def make_pipeline(data_dir: Path, limit: int) -> Pipeline:
+def make_gateway(data_dir: Path, limit: int) -> Gateway:
     settings = Settings(data_dir=data_dir, store_queue_limit=limit)
-    return Pipeline(SqliteStore(data_dir / "sluice.db"), settings)
+    return Gateway(SqliteStore(data_dir / "sluice.db"), settings)
 
 
 def test_a_refused_request_claims_nothing_and_its_place_comes_back(data_dir: Path) -> None:
     async def scenario() -> None:
-        pipeline = make_pipeline(data_dir, limit=1)
-        await pipeline.start()
-        store = pipeline.store
+        gateway = make_gateway(data_dir, limit=1)
+        await gateway.start()
+        store = gateway.store
         assert isinstance(store, SqliteStore)
         try:
             busy = store._writer.call(lambda conn: time.sleep(0.3))  # the store is slow
-            first = asyncio.ensure_future(pipeline.ingest_vayu("acme", vayu_body("a")))
+            first = asyncio.ensure_future(ingest_vayu(gateway, "acme", vayu_body("a")))
             await asyncio.sleep(0.05)
-            assert pipeline.admission.waiting == 1
+            assert gateway.admission.waiting == 1
             for tenant in ("acme", "globex"):
                 with pytest.raises(Overloaded):
-                    await pipeline.ingest_vayu(tenant, vayu_body("b"))
+                    await ingest_vayu(gateway, tenant, vayu_body("b"))
             await asyncio.gather(busy, first)
-            assert pipeline.admission.waiting == 0
+            assert gateway.admission.waiting == 0
             # "b" was refused before anything was claimed: accepted now, not a duplicate.
-            assert (await pipeline.ingest_vayu("acme", vayu_body("b"))).accepted == [0]
+            assert (await ingest_vayu(gateway, "acme", vayu_body("b"))).accepted == [0]
 
             await fill_disk(store)  # a failed write gives its place back too
             with pytest.raises(StoreUnavailable):
-                await pipeline.ingest_vayu("acme", vayu_body("c", pad=50_000))
-            assert pipeline.admission.waiting == 0
+                await ingest_vayu(gateway, "acme", vayu_body("c", pad=50_000))
+            assert gateway.admission.waiting == 0
         finally:
-            await pipeline.stop()
+            await gateway.stop()
 
     asyncio.run(scenario())
     assert sorted(stored_rows(data_dir)) == [("acme", "api_call", "a"), ("acme", "api_call", "b")]

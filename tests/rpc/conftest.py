@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import grpc
 import pytest
 
-from sluice.pipeline import Pipeline
+from sluice.gateway import Gateway
 from sluice.rpc.health import StoreHealth
 from sluice.rpc.server import create_server, stop_server
 from sluice.settings import Settings
@@ -29,7 +29,7 @@ class RpcServer:
     def __init__(self, data_dir: Path, **settings: Any) -> None:
         self.settings = Settings(data_dir=data_dir, **{"rate_limit": 0, **settings})
         self.store = SqliteStore(data_dir / "sluice.db")
-        self.pipeline = Pipeline(self.store, self.settings)
+        self.gateway = Gateway(self.store, self.settings)
         self.port = 0
         self.key = ""
         self._server: grpc.aio.Server | None = None
@@ -66,8 +66,8 @@ class RpcServer:
         self._thread.start()
 
         async def begin() -> str:
-            await self.pipeline.start()
-            token, _record = await self.pipeline.keys.create("acme")
+            await self.gateway.start()
+            token, _record = await self.gateway.access.keys.create("acme")
             return token
 
         self.key = self.run(begin())
@@ -78,7 +78,7 @@ class RpcServer:
         """(Re)start the gRPC server, on the same port after a stop_grpc()."""
 
         async def begin() -> None:
-            server, health = create_server(self.pipeline)
+            server, health = create_server(self.gateway)
             self.port = server.add_insecure_port(self.target)
             await server.start()
             await health.start()
@@ -87,7 +87,7 @@ class RpcServer:
         self.run(begin())
 
     def stop_grpc(self) -> None:
-        """Drop the gRPC server at once (calls in progress are cancelled); the pipeline and
+        """Drop the gRPC server at once (calls in progress are cancelled); the gateway and
         store stay up, so start_grpc() brings the same service back."""
         assert self._server is not None and self.health is not None
         self.run(self.health.stop())
@@ -95,19 +95,19 @@ class RpcServer:
         self._server = None
 
     def key_for(self, tenant: str) -> tuple[tuple[str, str]]:
-        token, _record = self.run(self.pipeline.keys.create(tenant))
+        token, _record = self.run(self.gateway.access.keys.create(tenant))
         return (("authorization", f"Bearer {token}"),)
 
     def shutdown(self) -> None:
         """Stop the gRPC server the way `sluice serve` does on SIGTERM."""
         assert self._server is not None and self.health is not None
-        self.run(stop_server(self._server, self.health, self.pipeline))
+        self.run(stop_server(self._server, self.health, self.gateway))
         self._server = None
 
     def close(self) -> None:
         if self._server is not None:
             self.shutdown()
-        self.run(self.pipeline.stop())
+        self.run(self.gateway.stop())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()

@@ -84,7 +84,7 @@ def test_grpc_calls_are_counted_by_method_and_status(rpc: RpcServer, channel: gr
         # The server counts a call as it ends, which may be just after the client has its reply.
         deadline = time.monotonic() + 5
         while True:
-            text = rpc.pipeline.metrics.render().decode()
+            text = rpc.gateway.metrics.render().decode()
             count = sample(
                 text, "sluice_requests_total", protocol="grpc", route="Ingest", status=status
             )

@@ -74,7 +74,7 @@ def test_resuming_from_the_last_offset_skips_and_repeats_nothing(
 
 
 def test_a_commit_wakes_a_subscriber_at_once(rpc: RpcServer, channel: grpc.Channel) -> None:
-    rpc.pipeline.events.poll_seconds = 30  # only a wake-up can deliver within the test
+    rpc.gateway.events.poll_seconds = 30  # only a wake-up can deliver within the test
     ingest(rpc, channel, "before")
     call = subscribe(rpc, channel)
     responses = iter(call)
@@ -93,7 +93,7 @@ def test_a_commit_wakes_a_subscriber_at_once(rpc: RpcServer, channel: grpc.Chann
 def test_events_written_by_another_process_arrive_by_the_fallback_read(
     rpc: RpcServer, channel: grpc.Channel
 ) -> None:
-    rpc.pipeline.events.poll_seconds = 0.1
+    rpc.gateway.events.poll_seconds = 0.1
     call = subscribe(rpc, channel)
 
     async def write_elsewhere() -> None:

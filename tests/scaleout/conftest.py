@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from sluice.keys import ApiKeys
+from sluice.api_keys import ApiKeys
 from tests.conftest import ServerProcess
 from tests.scaleout.engines import NATS_URL, fresh_schema, require_postgres, require_server
 

@@ -78,7 +78,7 @@ async def admits(limiter: RedisRateLimiter, key: str, tries: int) -> int:
     count = 0
     for _ in range(tries):
         try:
-            await limiter.admit(key, 5)
+            await limiter.take(key, 5)
             count += 1
         except RateLimited:
             pass

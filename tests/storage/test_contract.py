@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from sluice.api_keys import ApiKeys
 from sluice.errors import CustomerConflict, Unauthenticated
-from sluice.keys import ApiKeys
 from sluice.storage import Customer, Store
 from tests.storage.conftest import event_row
 
@@ -93,7 +93,7 @@ async def test_api_keys_are_hashed_and_revocable(store: Store) -> None:
         await keys.verify(token)
 
 
-# The customer registry (CONTRACTS §1).
+# The customer registry (docs/contracts.md §1).
 
 
 def customer(

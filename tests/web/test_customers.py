@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from litestar import Litestar
 from litestar.testing import TestClient
 
 from sluice.errors import StoreUnavailable
-from sluice.web import customers
+from sluice.gateway import Gateway
 from tests.conftest import mint_key
 
 MILLIS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
@@ -210,12 +209,13 @@ def test_tenants_are_isolated(client: TestClient, data_dir: Path) -> None:  # ty
 
 def test_a_store_outage_is_503_with_retry_after(
     client: TestClient,  # type: ignore[type-arg]
+    gateway: Gateway,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async def down(*_args: Any) -> None:
         raise StoreUnavailable("sqlite: disk I/O error", retry_after=2)
 
-    store = client.app.state.pipeline.store
+    store = gateway.store
     monkeypatch.setattr(store, "get_customer", down)
     monkeypatch.setattr(store, "put_customer", down)
     for response in [client.get("/v1/customers/c"), put(client, "c")]:
@@ -223,7 +223,7 @@ def test_a_store_outage_is_503_with_retry_after(
         assert response.headers["retry-after"] == "2"
 
 
-def test_operations_have_stable_ids() -> None:
-    paths = Litestar([customers.router]).openapi_schema.to_schema()["paths"]
+def test_operations_have_stable_ids(client: TestClient) -> None:  # type: ignore[type-arg]
+    paths = client.app.openapi_schema.to_schema()["paths"]
     operations = {op["operationId"] for path in paths.values() for op in path.values()}
     assert {"putCustomer", "getCustomer", "deleteCustomer", "listCustomers"} <= operations

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from sluice.gateway import Gateway
 from tests.conftest import stored_rows
 
 GOOD = {"name": "api_call", "timestamp": "2024-01-01T00:00:00Z", "customerAlias": "c", "ref": "r"}
@@ -125,16 +126,17 @@ def test_what_is_accepted_is_kept_exactly(client: Any) -> None:
     assert "unknownField" not in stored  # not part of Vayu's record: echoed, not stored
 
 
-def test_long_authorization_header_is_refused_before_any_lookup(client: Any) -> None:
-    pipeline = client.app.state.pipeline
+def test_long_authorization_header_is_refused_before_any_lookup(
+    client: Any, gateway: Gateway
+) -> None:
     lookups = []
-    original = pipeline.store.find_api_key
+    original = gateway.store.find_api_key
 
     async def counting(key_id: str) -> Any:
         lookups.append(key_id)
         return await original(key_id)
 
-    pipeline.store.find_api_key = counting
+    gateway.store.find_api_key = counting  # type: ignore[method-assign]
     response = client.post(
         "/events", content=raw(good()), headers={"Authorization": "Bearer sk_" + "a" * 100_000}
     )

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import stored_rows
+from tests.web.conftest import ManualClock
 from tests.web.test_enso import put_customer
 
 CREATED = {
@@ -77,16 +78,16 @@ def test_a_second_confirmation_of_an_order_is_discarded(client: Any, data_dir: P
     assert len(stored_rows(data_dir)) == 1
 
 
-def test_email_opens_are_kept_once_per_window(client: Any, data_dir: Path) -> None:
+def test_email_opens_are_kept_once_per_window(
+    client: Any, clock: ManualClock, data_dir: Path
+) -> None:
     put_customer(client, "u1", email="ann@example.com")
-    pipeline = client.app.state.pipeline
-    now = [1_800_000_000_000_000]
-    pipeline._clock_us = lambda: now[0]
+    clock.now_us = 1_800_000_000_000_000
     body = {"user": {"email": "ann@example.com"}, "event": {"email_open": {"campaign": "c"}}}
     assert send(client, body).json() == CREATED
-    now[0] += 19 * 60 * 1_000_000
+    clock.now_us += 19 * 60 * 1_000_000
     assert send(client, body).json()["results"]["message"] == "Event discarded"
-    now[0] += 2 * 60 * 1_000_000  # 21 minutes after the first
+    clock.now_us += 2 * 60 * 1_000_000  # 21 minutes after the first
     assert send(client, body).json() == CREATED
     assert len(stored_rows(data_dir)) == 2
 

@@ -9,17 +9,16 @@ from typing import Any
 
 import pytest
 
-from sluice.ratelimit import RateLimiter
 from tests.conftest import mint_key, stored_rows
+from tests.web.conftest import ManualClock
 from tests.web.test_vayu import event
 
 
 @pytest.fixture
-def frozen(client: Any) -> list[float]:
+def frozen(clock: ManualClock) -> ManualClock:
     """Stop the limiter's clock so that only the test moves time."""
-    now = [1000.0]
-    client.app.state.pipeline.rate_limiter = RateLimiter(clock=lambda: now[0])
-    return now
+    clock.monotonic_s = 1000.0
+    return clock
 
 
 def limited(client: Any, data_dir: Path, rate: int) -> dict[str, str]:
@@ -35,7 +34,7 @@ DIALECT_REQUESTS = [
 
 
 def test_headers_count_down_then_429_with_retry_after(
-    client: Any, data_dir: Path, frozen: list[float]
+    client: Any, data_dir: Path, frozen: ManualClock
 ) -> None:
     headers = limited(client, data_dir, 3)
     remaining = []
@@ -54,7 +53,7 @@ def test_headers_count_down_then_429_with_retry_after(
     assert int(refused.headers["retry-after"]) >= 1
     assert refused.headers["x-ratelimit-remaining"] == "0"
     assert stored_rows(data_dir, "SELECT id FROM events ORDER BY id") == [("h0",), ("h1",), ("h2",)]
-    frozen[0] += 1 / 3  # one request's worth of time later, one more is allowed
+    frozen.monotonic_s += 1 / 3  # one request's worth of time later, one more is allowed
     assert (
         client.post("/events", json={"events": [event("h3")]}, headers=headers).status_code == 200
     )
@@ -62,7 +61,7 @@ def test_headers_count_down_then_429_with_retry_after(
 
 @pytest.mark.parametrize(("path", "body"), DIALECT_REQUESTS)
 def test_429_in_each_dialects_shape(
-    client: Any, data_dir: Path, frozen: list[float], path: str, body: Any
+    client: Any, data_dir: Path, frozen: ManualClock, path: str, body: Any
 ) -> None:
     headers = limited(client, data_dir, 1)
     client.post(path, json=body, headers=headers)
@@ -85,7 +84,7 @@ def test_429_in_each_dialects_shape(
 
 
 def test_limits_are_per_key_and_zero_is_unlimited(
-    client: Any, data_dir: Path, frozen: list[float]
+    client: Any, data_dir: Path, frozen: ManualClock
 ) -> None:
     one = limited(client, data_dir, 1)
     other = limited(client, data_dir, 1)
@@ -100,7 +99,7 @@ def test_limits_are_per_key_and_zero_is_unlimited(
 
 
 def test_the_default_limit_applies_to_keys_without_their_own(
-    client: Any, frozen: list[float], data_dir: Path
+    client: Any, frozen: ManualClock, data_dir: Path
 ) -> None:
     response = client.get("/events")
     assert response.headers["x-ratelimit-limit"] == "1000"

@@ -44,7 +44,7 @@ def test_login_returns_a_real_jwt_that_authenticates(client: Any, token: str) ->
 
 
 def test_bad_refresh_tokens_and_forged_or_expired_access_tokens_are_401(
-    client: Any, token: str
+    client: Any, token: str, data_dir: Path
 ) -> None:
     client.headers.pop("Authorization")
     assert client.post("/login", json={"refreshToken": "sk_x_y"}).status_code == 401
@@ -52,9 +52,9 @@ def test_bad_refresh_tokens_and_forged_or_expired_access_tokens_are_401(
     access = client.post("/login", json={"refreshToken": token}).json()["accessToken"]
     head, claims, _sig = access.split(".")
     forged = f"{head}.{claims}.{'A' * 43}"
-    pipeline = client.app.state.pipeline
     expired = AccessTokens(b"other-secret", clock=lambda: time.time() - 7200).mint("k", "acme")
-    stale = AccessTokens(pipeline.access_tokens._secret, clock=lambda: time.time() - 7200)
+    secret = (data_dir / "jwt-secret").read_bytes()  # the server's own signing secret
+    stale = AccessTokens(secret, clock=lambda: time.time() - 7200)
     for bad in (forged, expired, stale.mint(jwt_claims(access)["sub"], "acme")):
         response = client.get("/events", headers={"Authorization": f"Bearer {bad}"})
         assert response.status_code == 401, bad

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, TypeAlias
 
 import grpc
 
-from sluice.pipeline import Pipeline
+from sluice.access import AccessControl
+from sluice.metrics import Metrics
 from sluice.rpc.status import refusal_for
-
-# The authenticated tenant of the call being served; set around the handler by `authenticated`.
-current_tenant: contextvars.ContextVar[str] = contextvars.ContextVar("sluice_tenant")
-
 
 # Subscripted only for the type checker: grpc's runtime classes are not generic.
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
@@ -49,63 +45,67 @@ def _replaced(handler: Handler, behavior: Callable[..., Any]) -> Handler:
     )
 
 
-def _count(pipeline: Pipeline, method: str, code: grpc.StatusCode | None) -> None:
-    """One sample per finished call, by method name and final status (metrics)."""
-    status = code.name if isinstance(code, grpc.StatusCode) else "OK" if code is None else "UNKNOWN"
-    pipeline.metrics.child(pipeline.metrics.requests, "grpc", method, status).inc()
+class Authenticator:
+    """Authorizes each call of a sluice.v1 method: authenticates its bearer key, counts it against
+    the key's rate, and counts the finished call in the metrics by method and status."""
 
+    def __init__(self, access: AccessControl, metrics: Metrics) -> None:
+        self._access = access
+        self._metrics = metrics
 
-async def _admit(pipeline: Pipeline, method: str, context: Context) -> str:
-    """The call's tenant; or the call ends here with the refusal's status (UNAUTHENTICATED,
-    RESOURCE_EXHAUSTED with the delay, UNAVAILABLE), before any request message is used."""
-    try:
-        tenant, _quota = await pipeline.admit(authorization_of(context.invocation_metadata()))
-    except Exception as exc:
-        refusal = refusal_for(exc)
-        if refusal is None:
-            raise
-        # Counted before the abort: the client may see the status before a `finally` runs.
-        _count(pipeline, method, refusal.code)
-        await refusal.abort(context)
-    return tenant
+    def count(self, method: str, code: grpc.StatusCode | None) -> None:
+        """One sample per finished call, by method name and final status."""
+        if isinstance(code, grpc.StatusCode):
+            status = code.name
+        else:
+            status = "OK" if code is None else "UNKNOWN"
+        self._metrics.child(self._metrics.requests, "grpc", method, status).inc()
 
-
-def _authenticating(handler: Handler, pipeline: Pipeline, method: str) -> Handler:
-    """The same handler, run after its call is admitted, with current_tenant set, and counted
-    when it ends."""
-    inner: Callable[..., Any] = getattr(handler, _kind(handler)[0])
-    if handler.response_streaming:
-
-        async def streaming(request: Any, context: Context) -> AsyncIterator[Any]:
-            current_tenant.set(await _admit(pipeline, method, context))
-            try:
-                async for response in inner(request, context):
-                    yield response
-            finally:
-                _count(pipeline, method, context.code())
-
-        return _replaced(handler, streaming)
-
-    async def unary(request: Any, context: Context) -> Any:
-        current_tenant.set(await _admit(pipeline, method, context))
+    async def authorize(self, method: str, context: Context) -> str:
+        """The call's tenant; or the call ends here with the refusal's status (UNAUTHENTICATED,
+        RESOURCE_EXHAUSTED with the delay, UNAVAILABLE), before any request message is used."""
         try:
-            return await inner(request, context)
-        finally:
-            _count(pipeline, method, context.code())
+            grant = await self._access.authorize(authorization_of(context.invocation_metadata()))
+        except Exception as exc:
+            refusal = refusal_for(exc)
+            if refusal is None:
+                raise
+            # Counted before the abort: the client may see the status before a `finally` runs.
+            self.count(method, refusal.code)
+            await refusal.abort(context)
+        return grant.tenant
 
-    return _replaced(handler, unary)
+    def wrap(self, handler: Handler, method: str) -> Handler:
+        """The same handler, run after its call is admitted with the tenant as its third
+        argument, and counted when it ends."""
+        inner: Callable[..., Any] = getattr(handler, _kind(handler)[0])
+        if handler.response_streaming:
 
+            async def streaming(request: Any, context: Context) -> AsyncIterator[Any]:
+                tenant = await self.authorize(method, context)
+                try:
+                    async for response in inner(request, context, tenant):
+                        yield response
+                finally:
+                    self.count(method, context.code())
 
-def authenticated(
-    pipeline: Pipeline, service: str, handlers: dict[str, Handler]
-) -> grpc.GenericRpcHandler[Any, Any]:
-    """`service`'s methods, each of which first checks `authorization: Bearer <key>` metadata
-    (health and reflection are registered apart and stay open).
+            return _replaced(handler, streaming)
 
-    Wrapped once, here, rather than by a server interceptor: grpc.aio runs an interceptor as
-    one more coroutine per call and the interceptor built a new handler per call (bench: a
-    pass-through interceptor alone cost a bare server 20-90 µs of CPU per unary call)."""
-    return grpc.method_handlers_generic_handler(
-        service,
-        {name: _authenticating(handler, pipeline, name) for name, handler in handlers.items()},
-    )
+        async def unary(request: Any, context: Context) -> Any:
+            tenant = await self.authorize(method, context)
+            try:
+                return await inner(request, context, tenant)
+            finally:
+                self.count(method, context.code())
+
+        return _replaced(handler, unary)
+
+    def service(self, name: str, handlers: dict[str, Handler]) -> grpc.GenericRpcHandler[Any, Any]:
+        """`name`'s methods, each of which first checks `authorization: Bearer <key>` metadata
+        (health and reflection are registered apart and stay open).
+
+        Wrapped once, here, rather than by a server interceptor: grpc.aio runs an interceptor
+        as one more coroutine per call, and an interceptor builds a new handler per call."""
+        return grpc.method_handlers_generic_handler(
+            name, {method: self.wrap(handler, method) for method, handler in handlers.items()}
+        )

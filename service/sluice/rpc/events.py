@@ -8,11 +8,10 @@ from typing import Any
 
 import grpc
 
-from sluice.eventlog import MAX_PAGE, decode_cursor, encode_cursor
-from sluice.pipeline import Pipeline
-from sluice.rpc.auth import Context, authenticated, current_tenant
+from sluice.eventlog import MAX_PAGE, EventLog, decode_cursor, encode_cursor
+from sluice.model import EventQuery, StoredEvent
+from sluice.rpc.auth import Authenticator, Context
 from sluice.rpc.status import Refusal, abort_for, bad_request
-from sluice.storage import EventQuery, StoredEvent
 from sluice.v1 import events_pb2
 
 SERVICE_NAME = "sluice.v1.EventService"
@@ -51,16 +50,14 @@ def _query(request: events_pb2.QueryEventsRequest) -> EventQuery:
     )
 
 
-def handler(pipeline: Pipeline) -> grpc.GenericRpcHandler[Any, Any]:
-    log = pipeline.events
-
+def handler(log: EventLog, authenticator: Authenticator) -> grpc.GenericRpcHandler[Any, Any]:
     async def get_event(
-        request: events_pb2.GetEventRequest, context: Context
+        request: events_pb2.GetEventRequest, context: Context, tenant: str
     ) -> events_pb2.GetEventResponse:
         if not request.id:
             await bad_request("id", "id is required.").abort(context)
         try:
-            event = await log.by_id(current_tenant.get(), request.id, request.name or None)
+            event = await log.by_id(tenant, request.id, request.name or None)
         except Exception as exc:
             await abort_for(exc, context)
         if event is None:
@@ -68,10 +65,10 @@ def handler(pipeline: Pipeline) -> grpc.GenericRpcHandler[Any, Any]:
         return events_pb2.GetEventResponse(event=stored_event(event))
 
     async def query_events(
-        request: events_pb2.QueryEventsRequest, context: Context
+        request: events_pb2.QueryEventsRequest, context: Context, tenant: str
     ) -> AsyncIterator[events_pb2.QueryEventsResponse]:
         try:
-            matches = log.matching(current_tenant.get(), _query(request), request.limit or None)
+            matches = log.matching(tenant, _query(request), request.limit or None)
             async for event in matches:
                 cursor = encode_cursor((event.timestamp, event.offset))
                 yield events_pb2.QueryEventsResponse(event=stored_event(event), cursor=cursor)
@@ -79,23 +76,23 @@ def handler(pipeline: Pipeline) -> grpc.GenericRpcHandler[Any, Any]:
             await abort_for(exc, context)
 
     async def delete_events(
-        request: events_pb2.DeleteEventsRequest, context: Context
+        request: events_pb2.DeleteEventsRequest, context: Context, tenant: str
     ) -> events_pb2.DeleteEventsResponse:
         ids = list(request.ids)
         if not 1 <= len(ids) <= MAX_PAGE or not all(ids):
             await bad_request("ids", f"ids must hold 1 to {MAX_PAGE} non-empty ids.").abort(context)
         try:
-            deleted = await log.delete(current_tenant.get(), ids, request.name or None)
+            deleted = await log.delete(tenant, ids, request.name or None)
         except Exception as exc:
             await abort_for(exc, context)
         return events_pb2.DeleteEventsResponse(events=[stored_event(e) for e in deleted])
 
     async def subscribe(
-        request: events_pb2.SubscribeRequest, context: Context
+        request: events_pb2.SubscribeRequest, context: Context, tenant: str
     ) -> AsyncIterator[events_pb2.SubscribeResponse]:
         after = min(request.after_offset, _MAX_OFFSET)
         try:
-            async for event in log.follow(current_tenant.get(), after):
+            async for event in log.follow(tenant, after):
                 yield events_pb2.SubscribeResponse(event=stored_event(event))
         except Exception as exc:
             await abort_for(exc, context)
@@ -111,8 +108,7 @@ def handler(pipeline: Pipeline) -> grpc.GenericRpcHandler[Any, Any]:
             behavior, request.FromString, response.SerializeToString
         )
 
-    return authenticated(
-        pipeline,
+    return authenticator.service(
         SERVICE_NAME,
         {
             "GetEvent": unary(get_event, events_pb2.GetEventRequest, events_pb2.GetEventResponse),

@@ -10,7 +10,7 @@ from grpc_health.v1 import health_pb2
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]  # stubs lack it
 
 from sluice.errors import StoreUnavailable
-from sluice.pipeline import Pipeline
+from sluice.readiness import Readiness
 
 # How often the store is asked when no failed write prompts a check sooner.
 CHECK_SECONDS = 1.0
@@ -22,13 +22,13 @@ _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 class StoreHealth:
-    """Publishes SERVING while the pipeline is ready (store answers, no recent failed write)."""
+    """Publishes SERVING while the store is ready (it answers, no recent failed write)."""
 
     def __init__(
-        self, pipeline: Pipeline, services: Sequence[str], interval: float = CHECK_SECONDS
+        self, readiness: Readiness, services: Sequence[str], interval: float = CHECK_SECONDS
     ) -> None:
         self.servicer = health_aio.HealthServicer()
-        self._pipeline = pipeline
+        self._readiness = readiness
         self._services = ("", *services)  # "" is the whole server
         self._interval = interval
         self._serving: bool | None = None
@@ -42,7 +42,7 @@ class StoreHealth:
     async def refresh(self) -> bool:
         """Ask the store now and publish the answer; True when serving."""
         try:
-            await asyncio.wait_for(self._pipeline.ready(), PING_TIMEOUT_SECONDS)
+            await asyncio.wait_for(self._readiness.ready(), PING_TIMEOUT_SECONDS)
         except (StoreUnavailable, TimeoutError):
             serving = False
         else:
@@ -73,7 +73,7 @@ class StoreHealth:
         await self.servicer.enter_graceful_shutdown()
 
     async def _watch(self) -> None:
-        failed = self._pipeline.write_failed
+        failed = self._readiness.write_failed
         while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(failed.wait(), self._interval)

@@ -8,8 +8,11 @@ from typing import Any
 
 import grpc
 
-from sluice.pipeline import CONFLICT, DUPLICATE, INVALID, IngestResult, Pipeline
-from sluice.rpc.auth import Context, authenticated, authorization_of, current_tenant
+from sluice.access import AccessControl
+from sluice.dialects import Dialects
+from sluice.ingest import IngestService
+from sluice.model import CONFLICT, DUPLICATE, INVALID, IngestOutcome
+from sluice.rpc.auth import Authenticator, Context, authorization_of
 from sluice.rpc.status import abort_for
 from sluice.v1 import ingest_pb2
 
@@ -22,17 +25,22 @@ _REASONS = {
 }
 
 
-def _rejections(result: IngestResult) -> list[ingest_pb2.Rejection]:
+def _rejections(result: IngestOutcome) -> list[ingest_pb2.Rejection]:
     return [
-        ingest_pb2.Rejection(index=index, reason=_REASONS[reason], message=message)
-        for index, reason, _field, message in result.rejected
+        ingest_pb2.Rejection(index=r.index, reason=_REASONS[r.reason], message=r.message)
+        for r in result.rejected
     ]
 
 
-def handler(pipeline: Pipeline) -> grpc.GenericRpcHandler[Any, Any]:
-    async def ingest(request: bytes, context: Context) -> ingest_pb2.IngestResponse:
+def handler(
+    ingest_service: IngestService,
+    dialects: Dialects,
+    access: AccessControl,
+    authenticator: Authenticator,
+) -> grpc.GenericRpcHandler[Any, Any]:
+    async def ingest(request: bytes, context: Context, tenant: str) -> ingest_pb2.IngestResponse:
         try:
-            result = await pipeline.ingest_grpc(current_tenant.get(), request)
+            result = await ingest_service.ingest(dialects.grpc, tenant, request)
         except Exception as exc:
             await abort_for(exc, context)
         return ingest_pb2.IngestResponse(
@@ -40,9 +48,8 @@ def handler(pipeline: Pipeline) -> grpc.GenericRpcHandler[Any, Any]:
         )
 
     async def ingest_stream(
-        requests: AsyncIterator[bytes], context: Context
+        requests: AsyncIterator[bytes], context: Context, tenant: str
     ) -> AsyncIterator[ingest_pb2.IngestStreamResponse]:
-        tenant = current_tenant.get()
         authorization = authorization_of(context.invocation_metadata())
         counted = True  # admitting the call counted it, which covers its first batch
         # One batch at a time: the next message is read only once this one is committed and
@@ -52,17 +59,18 @@ def handler(pipeline: Pipeline) -> grpc.GenericRpcHandler[Any, Any]:
                 if not counted:
                     # Every further batch is one more request for the key's rate limit, as a
                     # unary Ingest would be, and re-checks the key (a revoked key's stream ends).
-                    await pipeline.admit(authorization)
+                    await access.authorize(authorization)
                 counted = False
-                sequence, result = await pipeline.ingest_grpc_batch(tenant, request)
+                result = await ingest_service.ingest(dialects.grpc_stream, tenant, request)
             except Exception as exc:
                 await abort_for(exc, context)
             yield ingest_pb2.IngestStreamResponse(
-                sequence=sequence, accepted=len(result.accepted), rejected=_rejections(result)
+                sequence=result.batch.sequence,
+                accepted=len(result.accepted),
+                rejected=_rejections(result),
             )
 
-    return authenticated(
-        pipeline,
+    return authenticator.service(
         SERVICE_NAME,
         {
             "Ingest": grpc.unary_unary_rpc_method_handler(

@@ -6,8 +6,9 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from sluice.pipeline import Pipeline
+from sluice.gateway import Gateway
 from sluice.rpc import events, ingest
+from sluice.rpc.auth import Authenticator
 from sluice.rpc.health import StoreHealth
 
 SERVICES = (ingest.SERVICE_NAME, events.SERVICE_NAME)
@@ -29,11 +30,17 @@ def server_options(limit: int) -> list[tuple[str, int]]:
     ]
 
 
-def create_server(pipeline: Pipeline) -> tuple[grpc.aio.Server, StoreHealth]:
-    """The server with every service added; start it, then `await health.start()`."""
-    server = grpc.aio.server(options=server_options(pipeline.settings.grpc_message_limit))
-    server.add_generic_rpc_handlers((ingest.handler(pipeline), events.handler(pipeline)))
-    health = StoreHealth(pipeline, SERVICES)
+def create_server(gateway: Gateway) -> tuple[grpc.aio.Server, StoreHealth]:
+    """The server over a gateway's services; start it, then `await health.start()`."""
+    server = grpc.aio.server(options=server_options(gateway.transport.grpc_message_limit))
+    authenticator = Authenticator(gateway.access, gateway.metrics)
+    server.add_generic_rpc_handlers(
+        (
+            ingest.handler(gateway.ingest, gateway.dialects, gateway.access, authenticator),
+            events.handler(gateway.events, authenticator),
+        )
+    )
+    health = StoreHealth(gateway.readiness, SERVICES)
     health_pb2_grpc.add_HealthServicer_to_server(health.servicer, server)
     reflected = (
         *SERVICES,
@@ -44,8 +51,8 @@ def create_server(pipeline: Pipeline) -> tuple[grpc.aio.Server, StoreHealth]:
     return server, health
 
 
-async def stop_server(server: grpc.aio.Server, health: StoreHealth, pipeline: Pipeline) -> None:
+async def stop_server(server: grpc.aio.Server, health: StoreHealth, gateway: Gateway) -> None:
     """NOT_SERVING, end the log tails (they would never finish), then drain the rest."""
     await health.stop()
-    pipeline.events.close()
+    gateway.events.close()
     await server.stop(grace=5)

@@ -4,25 +4,30 @@ from __future__ import annotations
 
 import itertools
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Litestar, Request, Response, get
 from litestar.datastructures import MutableScopeHeaders
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.types import Message, Scope
 
 from sluice import __version__, logs
 from sluice.errors import StoreUnavailable
+from sluice.gateway import Gateway
 from sluice.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from sluice.pipeline import Pipeline
+from sluice.metrics import Metrics
+from sluice.readiness import Readiness
 from sluice.web import collect, customers, enso, profiles, vayu
 from sluice.web.auth import add_rate_limit_headers
+from sluice.web.body import BodyReader
 from sluice.web.headers import scope_header
 
 _MAX_REQUEST_ID = 128
 # Request ids this process makes: a random 64-bit prefix per process and a counter, 32 hex
-# digits like a uuid4's. They need to be unique, not unguessable, and uuid4() cost ~7 µs per
-# request (a getrandom call and a UUID object).
+# digits like a uuid4's. They need to be unique, not unguessable, and uuid4() costs a
+# getrandom call and a UUID object per request.
 _REQUEST_ID_PREFIX = secrets.token_hex(8)
 _request_ids = itertools.count(1)
 
@@ -37,53 +42,56 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/readyz", operation_id="readyz")
-async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
-    """The store answers: ready to accept events."""
-    pipeline: Pipeline = request.app.state.pipeline
-    try:
-        await pipeline.ready()
-    except StoreUnavailable as exc:
-        return Response(
-            {"status": "unavailable", "reason": str(exc)},
-            status_code=503,
-            headers={"Retry-After": "1"},
+def _probes(readiness: Readiness, metrics: Metrics) -> list[HTTPRouteHandler]:
+    @get("/readyz", operation_id="readyz")
+    async def readyz() -> Response[dict[str, str]]:
+        """The store answers: ready to accept events."""
+        try:
+            await readiness.ready()
+        except StoreUnavailable as exc:
+            return Response(
+                {"status": "unavailable", "reason": str(exc)},
+                status_code=503,
+                headers={"Retry-After": "1"},
+            )
+        return Response({"status": "ready"})
+
+    @get("/metrics", operation_id="metrics", include_in_schema=False)
+    async def render_metrics() -> Response[bytes]:
+        """Prometheus text format; like the health probes it needs no key (scrape it
+        internally)."""
+        return Response(metrics.render(), media_type=METRICS_CONTENT_TYPE)
+
+    return [readyz, render_metrics]
+
+
+def _response_hook(metrics: Metrics) -> Callable[[Message, Scope], Awaitable[None]]:
+    async def on_response_start(message: Message, scope: Scope) -> None:
+        """Every response: its X-Request-Id and rate-limit headers, its metrics and one
+        access-log line (method, route, status; no headers).
+
+        One hook rather than one per concern: Litestar awaits each before_send hook for every
+        message of every response, body chunks included."""
+        if message["type"] != "http.response.start":
+            return
+        request_id = _request_id(scope)
+        headers = MutableScopeHeaders.from_message(message)
+        headers["x-request-id"] = request_id
+        add_rate_limit_headers(headers, scope)
+        handler = scope.get("route_handler")
+        route = handler.handler_name if handler is not None else "unmatched"
+        metrics.child(metrics.requests, "http", route, str(message["status"])).inc()
+        logs.access(
+            {
+                "method": scope.get("method"),
+                "path": scope.get("path"),
+                "route": route,
+                "status": message["status"],
+                "request_id": request_id,
+            }
         )
-    return Response({"status": "ready"})
 
-
-@get("/metrics", operation_id="metrics", include_in_schema=False)
-async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
-    """Prometheus text format; like the health probes it needs no key (scrape it internally)."""
-    pipeline: Pipeline = request.app.state.pipeline
-    return Response(pipeline.metrics.render(), media_type=METRICS_CONTENT_TYPE)
-
-
-async def _on_response_start(message: Message, scope: Scope) -> None:
-    """Every response: its X-Request-Id and rate-limit headers, its metrics and one access-log
-    line (method, route, status; no headers).
-
-    One hook rather than one per concern: Litestar awaits each before_send hook for every
-    message of every response, body chunks included."""
-    if message["type"] != "http.response.start":
-        return
-    request_id = _request_id(scope)
-    headers = MutableScopeHeaders.from_message(message)
-    headers["x-request-id"] = request_id
-    add_rate_limit_headers(headers, scope)
-    handler = scope.get("route_handler")
-    route = handler.handler_name if handler is not None else "unmatched"
-    pipeline: Pipeline = scope["litestar_app"].state.pipeline
-    pipeline.metrics.child(pipeline.metrics.requests, "http", route, str(message["status"])).inc()
-    logs.access(
-        {
-            "method": scope.get("method"),
-            "path": scope.get("path"),
-            "route": route,
-            "status": message["status"],
-            "request_id": request_id,
-        }
-    )
+    return on_response_start
 
 
 async def _bind_request_id(request: Request[Any, Any, Any]) -> None:
@@ -91,8 +99,7 @@ async def _bind_request_id(request: Request[Any, Any, Any]) -> None:
 
     Async on purpose: Litestar runs a sync hook in a worker thread under a copy of the
     context, so the id set there never reached the request, and each request paid a thread
-    hop (1-event POST /events at 64 connections: 1.44-1.55k req/s sync, 1.77-2.01k async,
-    interleaved runs)."""
+    hop."""
     logs.request_id.set(_request_id(request.scope))
 
 
@@ -108,33 +115,31 @@ def _request_id(scope: Scope) -> str:
     return sent
 
 
-def create_app(pipeline: Pipeline, *, own_pipeline: bool = False) -> Litestar:
-    """The HTTP app over a pipeline. With own_pipeline the app's lifespan starts and stops it."""
-
-    async def start() -> None:
-        await pipeline.start()
-
-    async def stop() -> None:
-        await pipeline.stop()
-
+def create_app(gateway: Gateway, *, own_gateway: bool = False) -> Litestar:
+    """The HTTP app over a gateway's services. With own_gateway the app's lifespan starts and
+    stops the gateway."""
+    body_reader = BodyReader(
+        gateway.transport.max_body_bytes, gateway.transport.body_timeout_seconds
+    )
+    access, ingest, dialects = gateway.access, gateway.ingest, gateway.dialects
     app = Litestar(
         route_handlers=[
             healthz,
-            readyz,
-            metrics,
-            vayu.router,
-            enso.router,
-            profiles.router,
-            collect.router,
-            customers.router,
+            *_probes(gateway.readiness, gateway.metrics),
+            vayu.router(
+                access, ingest, dialects.vayu, gateway.events, gateway.customers, body_reader
+            ),
+            enso.router(access, ingest, dialects.enso, body_reader),
+            profiles.router(access, gateway.profiles, body_reader),
+            collect.router(access, ingest, dialects.collect, body_reader),
+            customers.router(access, gateway.customers, body_reader),
         ],
-        before_send=[_on_response_start],
+        before_send=[_response_hook(gateway.metrics)],
         before_request=_bind_request_id,
-        on_startup=[start] if own_pipeline else [],
-        on_shutdown=[stop] if own_pipeline else [],
+        on_startup=[gateway.start] if own_gateway else [],
+        on_shutdown=[gateway.stop] if own_gateway else [],
         openapi_config=OpenAPIConfig(title="Sluice", version=__version__, path="/docs"),
         debug=False,
         logging_config=None,  # logging belongs to the process (sluice.logs), not the app
     )
-    app.state.pipeline = pipeline
     return app

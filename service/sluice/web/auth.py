@@ -1,5 +1,5 @@
-"""Admission for every HTTP route that needs a key: authenticate, then count the request
-against its key's rate. The quota is kept on the request so every response reports it."""
+"""Access for every HTTP route that needs a key: authenticate, then count the request against
+its key's rate. The quota is kept on the request so every response reports it."""
 
 from __future__ import annotations
 
@@ -11,24 +11,23 @@ from litestar import Request
 from litestar.datastructures import MutableScopeHeaders
 from litestar.types import Scope
 
+from sluice.access import AccessControl, Grant
 from sluice.errors import RateLimited
-from sluice.pipeline import Pipeline
 from sluice.ratelimit import Quota
 from sluice.web.headers import scope_header
 
 _QUOTA = "sluice.quota"
 
 
-async def admit(request: Request[Any, Any, Any]) -> tuple[Pipeline, str]:
-    """(pipeline, tenant) for a request; raises Unauthenticated or RateLimited."""
-    pipeline: Pipeline = request.app.state.pipeline
+async def authorize(request: Request[Any, Any, Any], access: AccessControl) -> Grant:
+    """The request's grant (its tenant); raises Unauthenticated or RateLimited."""
     try:
-        tenant, quota = await pipeline.admit(scope_header(request.scope, b"authorization"))
+        grant = await access.authorize(scope_header(request.scope, b"authorization"))
     except RateLimited as exc:
         request.scope[_QUOTA] = exc.quota  # type: ignore[literal-required]
         raise
-    request.scope[_QUOTA] = quota  # type: ignore[literal-required]
-    return pipeline, tenant
+    request.scope[_QUOTA] = grant.quota  # type: ignore[literal-required]
+    return grant
 
 
 def rate_limit_headers(quota: Quota) -> dict[str, str]:

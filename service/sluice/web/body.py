@@ -11,7 +11,6 @@ from litestar import Request
 from litestar.exceptions import InternalServerException
 
 from sluice.errors import InvalidEncoding, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
-from sluice.pipeline import Pipeline
 from sluice.web.headers import scope_header
 
 
@@ -25,20 +24,27 @@ def check_json_content_type(request: Request[Any, Any, Any]) -> None:
         raise UnsupportedMediaType(f"Content-Type must be application/json, not {media_type!r}.")
 
 
-async def read_body(request: Request[Any, Any, Any], pipeline: Pipeline) -> bytes:
-    """The whole body, decoded, refusing (413) as soon as it is known to exceed the limit, and
-    (408) when it has not all arrived by the body deadline.
+class BodyReader:
+    """Reads JSON request bodies under one size limit and one deadline."""
 
-    A gzip body is inflated as it arrives and never past `limit` + 1 bytes, so a zip bomb
-    costs one small buffer; its compressed size is held to the same limit.
-    """
-    check_json_content_type(request)
-    deadline = pipeline.settings.body_timeout_seconds
-    try:
-        async with asyncio.timeout(deadline):
-            return await _read(request, pipeline.limits.max_body_bytes)
-    except TimeoutError as exc:
-        raise RequestTimeout(f"The request body did not arrive within {deadline:g} s.") from exc
+    def __init__(self, max_bytes: int, timeout_seconds: float) -> None:
+        self.max_bytes = max_bytes
+        self.timeout_seconds = timeout_seconds
+
+    async def read(self, request: Request[Any, Any, Any]) -> bytes:
+        """The whole body, decoded, refusing (413) as soon as it is known to exceed the limit,
+        and (408) when it has not all arrived by the body deadline.
+
+        A gzip body is inflated as it arrives and never past `limit` + 1 bytes, so a zip bomb
+        costs one small buffer; its compressed size is held to the same limit.
+        """
+        check_json_content_type(request)
+        deadline = self.timeout_seconds
+        try:
+            async with asyncio.timeout(deadline):
+                return await _read(request, self.max_bytes)
+        except TimeoutError as exc:
+            raise RequestTimeout(f"The request body did not arrive within {deadline:g} s.") from exc
 
 
 async def _read(request: Request[Any, Any, Any], limit: int) -> bytes:

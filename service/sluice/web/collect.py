@@ -1,28 +1,25 @@
-"""The collect API (seed 003): `POST /collect/event`, all or nothing, duplicates dropped."""
+"""The collect API: `POST /collect/event`, all or nothing, duplicates dropped."""
 
 from __future__ import annotations
 
 import http
+import uuid
 from typing import Any
 
 from litestar import Request, Response, Router, post
 
+from sluice.access import AccessControl
+from sluice.dialects import Dialect
 from sluice.errors import BatchRejected
-from sluice.web.auth import admit
-from sluice.web.body import read_body
+from sluice.ingest import IngestService
+from sluice.web.auth import authorize
+from sluice.web.body import BodyReader
 from sluice.web.errors import http_error, log_unexpected
 
 
 def created_body(ping_id: str) -> dict[str, Any]:
     # `value` is a JSON *string*, spaced exactly as the vendor's own response.
     return {"headers": {}, "value": '{"pingId": "' + ping_id + '"}'}
-
-
-@post("/collect/event", operation_id="collectEvents", status_code=201)
-async def collect_events(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    pipeline, tenant = await admit(request)
-    body = await read_body(request, pipeline)
-    return created_body(await pipeline.ingest_collect(tenant, body))
 
 
 def _error(status: int, message: str, **extra: Any) -> dict[str, Any]:
@@ -50,9 +47,22 @@ def _on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[
     return Response(_error(error.status, message), status_code=error.status, headers=error.headers)
 
 
-router = Router(
-    path="/",
-    route_handlers=[collect_events],
-    exception_handlers={Exception: _on_error},
-    tags=["collect"],
-)
+def router(
+    access: AccessControl, ingest: IngestService, dialect: Dialect, body_reader: BodyReader
+) -> Router:
+    @post("/collect/event", operation_id="collectEvents", status_code=201)
+    async def collect_events(request: Request[Any, Any, Any]) -> dict[str, Any]:
+        """All or nothing; duplicates are dropped silently. Answers the request's pingId,
+        which is stored with its events."""
+        grant = await authorize(request, access)
+        body = await body_reader.read(request)
+        ping_id = str(uuid.uuid4())
+        await ingest.ingest(dialect, grant.tenant, body, receipt=ping_id)
+        return created_body(ping_id)
+
+    return Router(
+        path="/",
+        route_handlers=[collect_events],
+        exception_handlers={Exception: _on_error},
+        tags=["collect"],
+    )

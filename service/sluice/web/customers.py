@@ -11,13 +11,14 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from sluice import strict_json
+from sluice.access import AccessControl
 from sluice.errors import InvalidJson, InvalidParameter
-from sluice.registry import MAX_PAGE, document
-from sluice.storage import Customer
-from sluice.web.auth import admit
-from sluice.web.body import read_body
+from sluice.model import Customer
+from sluice.registry import MAX_PAGE, CustomerRegistry, document
+from sluice.web.auth import authorize
+from sluice.web.body import BodyReader
 from sluice.web.errors import sluice_error
-from sluice.web.vayu_events import iso_millis
+from sluice.web.times import iso_millis
 
 DEFAULT_PAGE = 100
 # `:path` so that an id holding a slash (`org/42`, sent as is or as %2F) is addressable too.
@@ -51,61 +52,61 @@ def _id(customer_id: str) -> str:
     return customer_id.removeprefix("/")  # a `:path` parameter keeps its leading slash
 
 
-@put(_ONE, operation_id="putCustomer")
-async def put_customer(
-    request: Request[Any, Any, Any], customer_id: FromPath[str]
-) -> Response[Any]:
-    """Create or replace a customer: `{aliases?, email?, attributes?}`; 201 when created."""
-    pipeline, tenant = await admit(request)
-    body = await read_body(request, pipeline)
-    fields = strict_json.loads(body) if body.strip() else {}
-    if not isinstance(fields, dict):
-        raise InvalidJson("the request body must be a JSON object")
-    customer = pipeline.customers.customer_from(fields, id=_id(customer_id))
-    stored, created = await pipeline.customers.put(tenant, customer)
-    return Response(render(stored), status_code=201 if created else 200)
+def router(access: AccessControl, customers: CustomerRegistry, body_reader: BodyReader) -> Router:
+    """The customer registry's routes over the services they use."""
 
+    @put(_ONE, operation_id="putCustomer")
+    async def put_customer(
+        request: Request[Any, Any, Any], customer_id: FromPath[str]
+    ) -> Response[Any]:
+        """Create or replace a customer: `{aliases?, email?, attributes?}`; 201 when created."""
+        grant = await authorize(request, access)
+        body = await body_reader.read(request)
+        fields = strict_json.loads(body) if body.strip() else {}
+        if not isinstance(fields, dict):
+            raise InvalidJson("the request body must be a JSON object")
+        customer = customers.customer_from(fields, id=_id(customer_id))
+        stored, created = await customers.put(grant.tenant, customer)
+        return Response(render(stored), status_code=201 if created else 200)
 
-@get(_ONE, operation_id="getCustomer")
-async def get_customer(
-    request: Request[Any, Any, Any], customer_id: FromPath[str]
-) -> dict[str, Any]:
-    pipeline, tenant = await admit(request)
-    customer = await pipeline.customers.get(tenant, _id(customer_id))
-    if customer is None:
-        raise NotFoundException(f"No customer with id {_id(customer_id)!r}.")
-    return render(customer)
+    @get(_ONE, operation_id="getCustomer")
+    async def get_customer(
+        request: Request[Any, Any, Any], customer_id: FromPath[str]
+    ) -> dict[str, Any]:
+        grant = await authorize(request, access)
+        customer = await customers.get(grant.tenant, _id(customer_id))
+        if customer is None:
+            raise NotFoundException(f"No customer with id {_id(customer_id)!r}.")
+        return render(customer)
 
+    @delete(_ONE, operation_id="deleteCustomer", status_code=204)
+    async def delete_customer(request: Request[Any, Any, Any], customer_id: FromPath[str]) -> None:
+        """Delete a customer; its aliases and email become free for others."""
+        grant = await authorize(request, access)
+        if not await customers.delete(grant.tenant, _id(customer_id)):
+            raise NotFoundException(f"No customer with id {_id(customer_id)!r}.")
 
-@delete(_ONE, operation_id="deleteCustomer", status_code=204)
-async def delete_customer(request: Request[Any, Any, Any], customer_id: FromPath[str]) -> None:
-    """Delete a customer; its aliases and email become free for others."""
-    pipeline, tenant = await admit(request)
-    if not await pipeline.customers.delete(tenant, _id(customer_id)):
-        raise NotFoundException(f"No customer with id {_id(customer_id)!r}.")
+    @get("/v1/customers", operation_id="listCustomers")
+    async def list_customers(
+        request: Request[Any, Any, Any],
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+        cursor: FromQuery[str | None] = None,
+    ) -> dict[str, Any]:
+        """The tenant's customers in id order; pass `nextCursor` back as `cursor` for the next
+        page."""
+        grant = await authorize(request, access)
+        after_id = decode_cursor(cursor) if cursor else None
+        page = await customers.page(grant.tenant, after_id, limit)
+        last = page.customers[-1].id if page.customers else None
+        return {
+            "customers": [render(customer) for customer in page.customers],
+            "nextCursor": encode_cursor(last) if page.has_more and last is not None else None,
+            "hasMore": page.has_more,
+        }
 
-
-@get("/v1/customers", operation_id="listCustomers")
-async def list_customers(
-    request: Request[Any, Any, Any],
-    limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
-    cursor: FromQuery[str | None] = None,
-) -> dict[str, Any]:
-    """The tenant's customers in id order; pass `nextCursor` back as `cursor` for the next page."""
-    pipeline, tenant = await admit(request)
-    after_id = decode_cursor(cursor) if cursor else None
-    page = await pipeline.customers.page(tenant, after_id, limit)
-    last = page.customers[-1].id if page.customers else None
-    return {
-        "customers": [render(customer) for customer in page.customers],
-        "nextCursor": encode_cursor(last) if page.has_more and last is not None else None,
-        "hasMore": page.has_more,
-    }
-
-
-router = Router(
-    path="/",
-    route_handlers=[put_customer, get_customer, delete_customer, list_customers],
-    exception_handlers={Exception: sluice_error},
-    tags=["customers"],
-)
+    return Router(
+        path="/",
+        route_handlers=[put_customer, get_customer, delete_customer, list_customers],
+        exception_handlers={Exception: sluice_error},
+        tags=["customers"],
+    )

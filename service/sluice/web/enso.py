@@ -1,4 +1,4 @@
-"""Enso's metering API (seed 001): `POST /events/batch`, with Enso's summary and codes."""
+"""Enso's metering API: `POST /events/batch`, with Enso's summary and codes."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ from typing import Any
 
 from litestar import Request, Response, Router, post
 
-from sluice.pipeline import CONFLICT, DUPLICATE, UNKNOWN_CUSTOMER, IngestResult
-from sluice.web.auth import admit
-from sluice.web.body import read_body
+from sluice.access import AccessControl
+from sluice.dialects import Dialect
+from sluice.ingest import IngestService
+from sluice.model import CONFLICT, DUPLICATE, UNKNOWN_CUSTOMER, IngestOutcome, Rejection
+from sluice.web.auth import authorize
+from sluice.web.body import BodyReader
 from sluice.web.errors import http_error, log_unexpected
 
 # Per-record (code, HTTP status, error text) by offending field; the documented codes are
@@ -28,18 +31,23 @@ _UNKNOWN_CUSTOMER: tuple[int, int, str | None] = (2002, 404, "Customer entity no
 _DUPLICATE: tuple[int, int, str | None] = (2007, 409, "duplicate eventId")
 
 
-def _failed_record(index: int, reason: str, field: str, message: str) -> dict[str, Any]:
-    if reason == UNKNOWN_CUSTOMER:
+def _failed_record(rejection: Rejection) -> dict[str, Any]:
+    if rejection.reason == UNKNOWN_CUSTOMER:
         code, status, text = _UNKNOWN_CUSTOMER
-    elif reason in (DUPLICATE, CONFLICT):
+    elif rejection.reason in (DUPLICATE, CONFLICT):
         code, status, text = _DUPLICATE
     else:
-        code, status, text = _FIELD_CODES.get(field, (2010, 400, None))
-    return {"index": index, "error": text or message, "code": code, "statusCode": status}
+        code, status, text = _FIELD_CODES.get(rejection.field, (2010, 400, None))
+    return {
+        "index": rejection.index,
+        "error": text or rejection.message,
+        "code": code,
+        "statusCode": status,
+    }
 
 
-def render_result(result: IngestResult) -> dict[str, Any]:
-    failed = [_failed_record(*rejection) for rejection in result.rejected]
+def render_result(result: IngestOutcome) -> dict[str, Any]:
+    failed = [_failed_record(rejection) for rejection in result.rejected]
     return {
         "status": "success",
         "message": "Success",
@@ -52,13 +60,6 @@ def render_result(result: IngestResult) -> dict[str, Any]:
             "failedRecords": failed,
         },
     }
-
-
-@post("/events/batch", operation_id="ensoIngestBatch", status_code=200)
-async def ingest_batch(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    pipeline, tenant = await admit(request)
-    body = await read_body(request, pipeline)
-    return render_result(await pipeline.ingest_enso(tenant, body))
 
 
 def _on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
@@ -75,9 +76,18 @@ def _on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[
     return Response(content, status_code=error.status, headers=error.headers)
 
 
-router = Router(
-    path="/",
-    route_handlers=[ingest_batch],
-    exception_handlers={Exception: _on_error},
-    tags=["enso"],
-)
+def router(
+    access: AccessControl, ingest: IngestService, dialect: Dialect, body_reader: BodyReader
+) -> Router:
+    @post("/events/batch", operation_id="ensoIngestBatch", status_code=200)
+    async def ingest_batch(request: Request[Any, Any, Any]) -> dict[str, Any]:
+        grant = await authorize(request, access)
+        body = await body_reader.read(request)
+        return render_result(await ingest.ingest(dialect, grant.tenant, body))
+
+    return Router(
+        path="/",
+        route_handlers=[ingest_batch],
+        exception_handlers={Exception: _on_error},
+        tags=["enso"],
+    )

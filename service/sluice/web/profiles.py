@@ -1,4 +1,4 @@
-"""The user-profile events API (seed 002): `POST /v1/event/` (with or without the slash)."""
+"""The user-profile events API: `POST /v1/event/` (with or without the slash)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ from typing import Any
 
 from litestar import Request, Response, Router, post
 
+from sluice.access import AccessControl
 from sluice.errors import UnknownUser
-from sluice.web.auth import admit
-from sluice.web.body import read_body
+from sluice.profiles import ProfileEvents
+from sluice.web.auth import authorize
+from sluice.web.body import BodyReader
 from sluice.web.errors import http_error, log_unexpected
 
 # The documented 400s, keyed by the part of the request that is missing.
@@ -16,21 +18,6 @@ _MISSING = {
     "user": ("Missing user information", "Please send user information along with event"),
     "event": ("Missing event information", "Please send event information along with user"),
 }
-
-
-@post(["/v1/event", "/v1/event/"], operation_id="profilesCreateEvent", status_code=200)
-async def create_event(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    pipeline, tenant = await admit(request)
-    body = await read_body(request, pipeline)
-    outcome = await pipeline.ingest_profile(tenant, body, request.headers.get("user-agent", ""))
-    if outcome.discarded is not None:
-        return {"results": {"message": "Event discarded", outcome.user_field: outcome.discarded}}
-    return {
-        "results": {
-            "message": "Event created",
-            outcome.user_field: "Event was created for the specified user",
-        }
-    }
 
 
 def _errors(
@@ -58,9 +45,27 @@ def _on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[
     return _errors(error.status, error.message, error.message, error.headers)
 
 
-router = Router(
-    path="/",
-    route_handlers=[create_event],
-    exception_handlers={Exception: _on_error},
-    tags=["profiles"],
-)
+def router(access: AccessControl, profiles: ProfileEvents, body_reader: BodyReader) -> Router:
+    @post(["/v1/event", "/v1/event/"], operation_id="profilesCreateEvent", status_code=200)
+    async def create_event(request: Request[Any, Any, Any]) -> dict[str, Any]:
+        grant = await authorize(request, access)
+        body = await body_reader.read(request)
+        user_agent = request.headers.get("user-agent", "")
+        outcome = await profiles.ingest(grant.tenant, body, user_agent)
+        if outcome.discarded is not None:
+            return {
+                "results": {"message": "Event discarded", outcome.user_field: outcome.discarded}
+            }
+        return {
+            "results": {
+                "message": "Event created",
+                outcome.user_field: "Event was created for the specified user",
+            }
+        }
+
+    return Router(
+        path="/",
+        route_handlers=[create_event],
+        exception_handlers={Exception: _on_error},
+        tags=["profiles"],
+    )

@@ -1,36 +1,29 @@
-"""The rest of Vayu's events surface: login, query, get, delete (each also under /v2)."""
+"""The rest of Vayu's events surface: login, query, get, delete, dry run (each also under /v2)."""
 
 from __future__ import annotations
 
-import datetime
 import json
 from typing import Any
 
 from litestar import Request, delete, get, post
 from litestar.exceptions import NotFoundException
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 
-from sluice import _core, strict_json
+from sluice import strict_json
+from sluice.access import AccessControl
+from sluice.dialects import Dialect
 from sluice.errors import InvalidEvents, InvalidJson, InvalidParameter, InvalidTimestamp
-from sluice.eventlog import MAX_PAGE, decode_cursor, encode_cursor
-from sluice.pipeline import Pipeline
-from sluice.storage import EventQuery, StoredEvent
-from sluice.web.auth import admit
-from sluice.web.body import read_body
+from sluice.eventlog import MAX_PAGE, EventLog, decode_cursor, encode_cursor, parse_timestamp
+from sluice.ingest import IngestService
+from sluice.model import EventQuery, StoredEvent
+from sluice.registry import CustomerRegistry
+from sluice.web.auth import authorize
+from sluice.web.body import BodyReader
 from sluice.web.openapi import operation_id
+from sluice.web.times import iso_millis
 
 DEFAULT_PAGE = 100
-
-
-def _pipeline(request: Request[Any, Any, Any]) -> Pipeline:
-    pipeline: Pipeline = request.app.state.pipeline
-    return pipeline
-
-
-def iso_millis(us: int) -> str:
-    """Vayu's output form, `YYYY-MM-DDTHH:MM:SS.sssZ`."""
-    moment = datetime.datetime(1970, 1, 1) + datetime.timedelta(microseconds=us)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def render_event(event: StoredEvent) -> dict[str, Any]:
@@ -49,21 +42,11 @@ def render_event(event: StoredEvent) -> dict[str, Any]:
     return body
 
 
-async def _json_object(request: Request[Any, Any, Any], pipeline: Pipeline) -> dict[str, Any]:
-    parsed = strict_json.loads(await read_body(request, pipeline))
+def _json_object(body: bytes) -> dict[str, Any]:
+    parsed = strict_json.loads(body)
     if not isinstance(parsed, dict):
         raise InvalidJson("the request body must be a JSON object")
     return parsed
-
-
-@post(["/login", "/v2/login"], operation_id=operation_id("vayuLogin"), status_code=200)
-async def login(request: Request[Any, Any, Any]) -> dict[str, str]:
-    """Trade an API key (`refreshToken`) for an access token valid for one hour."""
-    pipeline = _pipeline(request)
-    refresh_token = (await _json_object(request, pipeline)).get("refreshToken")
-    if not isinstance(refresh_token, str) or not refresh_token:
-        raise InvalidParameter("refreshToken", "refreshToken is required.")
-    return {"accessToken": await pipeline.login(refresh_token)}
 
 
 def _time_param(request: Request[Any, Any, Any], name: str) -> int | None:
@@ -73,7 +56,7 @@ def _time_param(request: Request[Any, Any, Any], name: str) -> int | None:
     # An unencoded '+' in a query string arrives as a space: `…311250+0000` from Vayu's SDK.
     text = text.replace(" ", "+")
     try:
-        return _core.parse_timestamp(text)
+        return parse_timestamp(text)
     except InvalidTimestamp as exc:
         raise InvalidParameter(name, f"{name} must be an ISO 8601 date-time.") from exc
 
@@ -87,110 +70,123 @@ def _limit_param(request: Request[Any, Any, Any]) -> int:
     return int(text)
 
 
-@get(["/events", "/v2/events"], operation_id=operation_id("vayuQueryEvents"))
-async def query_events(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    """Live events by time range and name, oldest first, with cursor pagination."""
-    pipeline, tenant = await admit(request)
-    cursor = request.query_params.get("cursor")
-    query = EventQuery(
-        start=_time_param(request, "startTime"),
-        end=_time_param(request, "endTime"),
-        name=request.query_params.get("eventName") or None,
-        after=decode_cursor(cursor) if cursor else None,
-        limit=_limit_param(request),
-    )
-    page = await pipeline.events.page(tenant, query)
-    return {
-        "events": [render_event(event) for event in page.events],
-        "total": page.total,
-        "hasMore": page.next_after is not None,
-        "nextCursor": encode_cursor(page.next_after) if page.next_after else None,
-    }
+def routes(
+    access: AccessControl,
+    ingest: IngestService,
+    dialect: Dialect,
+    events: EventLog,
+    customers: CustomerRegistry,
+    body_reader: BodyReader,
+) -> list[HTTPRouteHandler]:
+    """Vayu's read, delete, login and dry-run routes over the services they use."""
 
+    @post(["/login", "/v2/login"], operation_id=operation_id("vayuLogin"), status_code=200)
+    async def login(request: Request[Any, Any, Any]) -> dict[str, str]:
+        """Trade an API key (`refreshToken`) for an access token valid for one hour."""
+        refresh_token = _json_object(await body_reader.read(request)).get("refreshToken")
+        if not isinstance(refresh_token, str) or not refresh_token:
+            raise InvalidParameter("refreshToken", "refreshToken is required.")
+        return {"accessToken": await access.login(refresh_token)}
 
-@get(["/events/{ref:str}", "/v2/events/{ref:str}"], operation_id=operation_id("vayuGetEvent"))
-async def get_event(request: Request[Any, Any, Any], ref: FromPath[str]) -> dict[str, Any]:
-    pipeline, tenant = await admit(request)
-    event = await pipeline.events.by_id(tenant, ref)
-    if event is None:
-        raise NotFoundException(f"No event with ref {ref!r}.")
-    return {"event": render_event(event)}
-
-
-@delete(
-    ["/events/{ref:str}", "/v2/events/{ref:str}"],
-    operation_id=operation_id("vayuDeleteEvent"),
-    status_code=200,
-)
-async def delete_event(request: Request[Any, Any, Any], ref: FromPath[str]) -> dict[str, Any]:
-    """Soft delete: the event leaves every read; its (name, ref) stays taken."""
-    pipeline, tenant = await admit(request)
-    deleted = await pipeline.events.delete(tenant, [ref])
-    if not deleted:
-        raise NotFoundException(f"No event with ref {ref!r}.")
-    return {"event": render_event(deleted[0])}
-
-
-@post(
-    ["/events/delete-by-refs", "/v2/events/delete-by-refs"],
-    operation_id=operation_id("vayuDeleteEventsByRefs"),
-    status_code=200,
-)
-async def delete_by_refs(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    pipeline, tenant = await admit(request)
-    refs = (await _json_object(request, pipeline)).get("refs")
-    if (
-        not isinstance(refs, list)
-        or not 1 <= len(refs) <= MAX_PAGE
-        or not all(isinstance(ref, str) and ref for ref in refs)
-    ):
-        raise InvalidParameter("refs", f"refs must be an array of 1 to {MAX_PAGE} refs.")
-    deleted = await pipeline.events.delete(tenant, refs)
-    return {"events": [render_event(event) for event in deleted]}
-
-
-@post(
-    ["/events/dry-run", "/v2/events/dry-run"],
-    operation_id=operation_id("vayuDryRunEvents"),
-    status_code=200,
-)
-async def dry_run(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    """Validate events and show the customer each would match; nothing is stored or reserved.
-
-    Any invalid event fails the whole request (400) with one `params` entry per problem.
-    """
-    pipeline, tenant = await admit(request)
-    body = await read_body(request, pipeline)
-    result, matched = await pipeline.dry_run_vayu(tenant, body)
-    if result.rejected:
-        raise InvalidEvents(
-            [
-                {
-                    "param": f"events[{index}].{field}" if field else f"events[{index}]",
-                    "message": message,
-                }
-                for index, _reason, field, message in result.rejected
-            ]
+    @get(["/events", "/v2/events"], operation_id=operation_id("vayuQueryEvents"))
+    async def query_events(request: Request[Any, Any, Any]) -> dict[str, Any]:
+        """Live events by time range and name, oldest first, with cursor pagination."""
+        grant = await authorize(request, access)
+        cursor = request.query_params.get("cursor")
+        query = EventQuery(
+            start=_time_param(request, "startTime"),
+            end=_time_param(request, "endTime"),
+            name=request.query_params.get("eventName") or None,
+            after=decode_cursor(cursor) if cursor else None,
+            limit=_limit_param(request),
         )
-    return {
-        "events": [
-            {
-                "event": {
-                    "timestamp": iso_millis(timestamp),
-                    "customerAlias": customer,
-                    "accountId": tenant,
-                    "data": json.loads(payload),
-                    "ref": ref,
-                    "name": name,
-                },
-                "matchedCustomer": matched[customer],
-                "meterWithValues": [],
-            }
-            for _i, _key, name, ref, customer, timestamp, _value, payload, _hash in (
-                result.batch.events
+        page = await events.page(grant.tenant, query)
+        return {
+            "events": [render_event(event) for event in page.events],
+            "total": page.total,
+            "hasMore": page.next_after is not None,
+            "nextCursor": encode_cursor(page.next_after) if page.next_after else None,
+        }
+
+    @get(["/events/{ref:str}", "/v2/events/{ref:str}"], operation_id=operation_id("vayuGetEvent"))
+    async def get_event(request: Request[Any, Any, Any], ref: FromPath[str]) -> dict[str, Any]:
+        grant = await authorize(request, access)
+        event = await events.by_id(grant.tenant, ref)
+        if event is None:
+            raise NotFoundException(f"No event with ref {ref!r}.")
+        return {"event": render_event(event)}
+
+    @delete(
+        ["/events/{ref:str}", "/v2/events/{ref:str}"],
+        operation_id=operation_id("vayuDeleteEvent"),
+        status_code=200,
+    )
+    async def delete_event(request: Request[Any, Any, Any], ref: FromPath[str]) -> dict[str, Any]:
+        """Soft delete: the event leaves every read; its (name, ref) stays taken."""
+        grant = await authorize(request, access)
+        deleted = await events.delete(grant.tenant, [ref])
+        if not deleted:
+            raise NotFoundException(f"No event with ref {ref!r}.")
+        return {"event": render_event(deleted[0])}
+
+    @post(
+        ["/events/delete-by-refs", "/v2/events/delete-by-refs"],
+        operation_id=operation_id("vayuDeleteEventsByRefs"),
+        status_code=200,
+    )
+    async def delete_by_refs(request: Request[Any, Any, Any]) -> dict[str, Any]:
+        grant = await authorize(request, access)
+        refs = _json_object(await body_reader.read(request)).get("refs")
+        if (
+            not isinstance(refs, list)
+            or not 1 <= len(refs) <= MAX_PAGE
+            or not all(isinstance(ref, str) and ref for ref in refs)
+        ):
+            raise InvalidParameter("refs", f"refs must be an array of 1 to {MAX_PAGE} refs.")
+        deleted = await events.delete(grant.tenant, refs)
+        return {"events": [render_event(event) for event in deleted]}
+
+    @post(
+        ["/events/dry-run", "/v2/events/dry-run"],
+        operation_id=operation_id("vayuDryRunEvents"),
+        status_code=200,
+    )
+    async def dry_run(request: Request[Any, Any, Any]) -> dict[str, Any]:
+        """Validate events and show the customer each would match; nothing is stored or
+        reserved. Any invalid event fails the whole request (400) with one `params` entry per
+        problem."""
+        grant = await authorize(request, access)
+        result = await ingest.validate(dialect, grant.tenant, await body_reader.read(request))
+        if result.rejected:
+            raise InvalidEvents(
+                [
+                    {
+                        "param": f"events[{r.index}].{r.field}"
+                        if r.field
+                        else f"events[{r.index}]",
+                        "message": r.message,
+                    }
+                    for r in result.rejected
+                ]
             )
-        ]
-    }
+        rows = result.batch.events
+        matched = await customers.match_aliases(grant.tenant, [row[4] for row in rows])
+        return {
+            "events": [
+                {
+                    "event": {
+                        "timestamp": iso_millis(timestamp),
+                        "customerAlias": customer,
+                        "accountId": grant.tenant,
+                        "data": json.loads(payload),
+                        "ref": ref,
+                        "name": name,
+                    },
+                    "matchedCustomer": matched[customer],
+                    "meterWithValues": [],
+                }
+                for _i, _key, name, ref, customer, timestamp, _value, payload, _hash in rows
+            ]
+        }
 
-
-ROUTES = [dry_run, login, query_events, get_event, delete_event, delete_by_refs]
+    return [dry_run, login, query_events, get_event, delete_event, delete_by_refs]

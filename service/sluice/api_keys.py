@@ -9,7 +9,8 @@ import time
 from dataclasses import dataclass
 
 from sluice.errors import Unauthenticated
-from sluice.storage import ApiKeyRecord, Store
+from sluice.model import ApiKeyRecord
+from sluice.storage import Store
 
 TOKEN_PREFIX = "sk_"
 # Anything longer is rejected before it costs a hash or a lookup (a 100 KB header is an attack).
@@ -64,6 +65,10 @@ class ApiKeys:
         record = ApiKeyRecord(key_id, tenant, _digest(token), now_us, rate_limit=rate_limit)
         await self._store.add_api_key(record)
         return token, record
+
+    async def any(self) -> bool:
+        """Whether any key (live or revoked) exists: false only before the very first start."""
+        return bool(await self._store.list_api_keys())
 
     def _cached(self, cache_key: bytes) -> Principal | None:
         cached = self._cache.get(cache_key)

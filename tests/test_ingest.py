@@ -1,4 +1,4 @@
-"""The transport-agnostic pipeline: exactly-once under races, restarts and failed writes."""
+"""The transport-agnostic ingest path: exactly-once under races, restarts and failed writes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 from sluice.errors import StoreUnavailable
-from sluice.pipeline import Pipeline
+from sluice.gateway import Gateway
+from sluice.model import IngestOutcome, Rejection
 from sluice.settings import Settings
 from sluice.storage.sqlite import SqliteStore
 from tests.conftest import stored_rows
@@ -29,21 +30,25 @@ def vayu_body(*refs: str, name: str = "api_call", pad: int = 0) -> bytes:
     return json.dumps({"events": events}).encode()
 
 
-def make_pipeline(data_dir: Path) -> Pipeline:
-    return Pipeline(SqliteStore(data_dir / "sluice.db"), Settings(data_dir=data_dir))
+def make_gateway(data_dir: Path) -> Gateway:
+    return Gateway(SqliteStore(data_dir / "sluice.db"), Settings(data_dir=data_dir))
+
+
+async def ingest_vayu(gateway: Gateway, tenant: str, body: bytes) -> IngestOutcome:
+    return await gateway.ingest.ingest(gateway.dialects.vayu, tenant, body)
 
 
 def test_32_concurrent_requests_on_one_ref_accept_it_once(data_dir: Path) -> None:
     async def scenario() -> list[int]:
-        pipeline = make_pipeline(data_dir)
-        await pipeline.start()
+        gateway = make_gateway(data_dir)
+        await gateway.start()
         try:
             results = await asyncio.gather(
-                *(pipeline.ingest_vayu("acme", vayu_body("race")) for _ in range(32))
+                *(ingest_vayu(gateway, "acme", vayu_body("race")) for _ in range(32))
             )
             return [len(r.accepted) for r in results]
         finally:
-            await pipeline.stop()
+            await gateway.stop()
 
     accepted = asyncio.run(scenario())
     assert sorted(accepted) == [0] * 31 + [1]
@@ -51,41 +56,41 @@ def test_32_concurrent_requests_on_one_ref_accept_it_once(data_dir: Path) -> Non
 
 
 def test_duplicates_are_caught_after_a_restart(data_dir: Path) -> None:
-    async def ingest_once(refs: tuple[str, ...]) -> tuple[list[int], list[tuple[int, str, str]]]:
-        pipeline = make_pipeline(data_dir)
-        await pipeline.start()
+    async def ingest_once(refs: tuple[str, ...]) -> tuple[list[int], list[Rejection]]:
+        gateway = make_gateway(data_dir)
+        await gateway.start()
         try:
-            result = await pipeline.ingest_vayu("acme", vayu_body(*refs))
+            result = await ingest_vayu(gateway, "acme", vayu_body(*refs))
             return result.accepted, result.rejected
         finally:
-            await pipeline.stop()
+            await gateway.stop()
 
     assert asyncio.run(ingest_once(("a", "b"))) == ([0, 1], [])
     accepted, rejected = asyncio.run(ingest_once(("b", "c", "a")))
     assert accepted == [1]
-    assert [(i, reason) for i, reason, *_ in rejected] == [(0, "DUPLICATE"), (2, "DUPLICATE")]
+    assert [(r.index, r.reason) for r in rejected] == [(0, "DUPLICATE"), (2, "DUPLICATE")]
     assert len(stored_rows(data_dir)) == 3
 
 
 def test_a_failed_write_leaves_no_key_claimed(data_dir: Path) -> None:
     async def scenario() -> None:
-        pipeline = make_pipeline(data_dir)
-        await pipeline.start()
-        store = pipeline.store
+        gateway = make_gateway(data_dir)
+        await gateway.start()
+        store = gateway.store
         assert isinstance(store, SqliteStore)
         try:
             await fill_disk(store)
             body = vayu_body("retry-me", pad=50_000)
             try:
-                await pipeline.ingest_vayu("acme", body)
+                await ingest_vayu(gateway, "acme", body)
                 raise AssertionError("a write to a full disk was acknowledged")
             except StoreUnavailable:
                 pass
             await free_disk(store)
-            retried = await pipeline.ingest_vayu("acme", body)
+            retried = await ingest_vayu(gateway, "acme", body)
             assert retried.accepted == [0], retried.rejected
         finally:
-            await pipeline.stop()
+            await gateway.stop()
 
     asyncio.run(scenario())
     assert stored_rows(data_dir) == [("acme", "api_call", "retry-me")]
@@ -96,19 +101,19 @@ def test_a_racer_behind_a_failed_writer_is_accepted(data_dir: Path) -> None:
     found the key in flight, must not be told 'duplicate' for an event that was never stored."""
 
     async def scenario() -> tuple[str, list[int]]:
-        pipeline = make_pipeline(data_dir)
-        await pipeline.start()
-        store = pipeline.store
+        gateway = make_gateway(data_dir)
+        await gateway.start()
+        store = gateway.store
         assert isinstance(store, SqliteStore)
         try:
             await fill_disk(store)
             # Writer queue, in order: [busy] [first's doomed write] [free disk] [second's write]
             busy = store._writer.call(lambda conn: time.sleep(0.3))
-            first = asyncio.ensure_future(pipeline.ingest_vayu("acme", vayu_body("k", pad=50_000)))
+            first = asyncio.ensure_future(ingest_vayu(gateway, "acme", vayu_body("k", pad=50_000)))
             await asyncio.sleep(0.02)
             freed = asyncio.ensure_future(free_disk(store))
             await asyncio.sleep(0.02)
-            second = await pipeline.ingest_vayu("acme", vayu_body("k", pad=10))
+            second = await ingest_vayu(gateway, "acme", vayu_body("k", pad=10))
             await asyncio.gather(busy, freed)
             try:
                 await first
@@ -117,7 +122,7 @@ def test_a_racer_behind_a_failed_writer_is_accepted(data_dir: Path) -> None:
                 first_outcome = "unavailable"
             return first_outcome, second.accepted
         finally:
-            await pipeline.stop()
+            await gateway.stop()
 
     assert asyncio.run(scenario()) == ("unavailable", [0])
     assert stored_rows(data_dir) == [("acme", "api_call", "k")]

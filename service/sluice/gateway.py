@@ -1,0 +1,109 @@
+"""The composition root: builds every service of one Sluice process from its settings and store.
+
+Transports receive the gateway's services as arguments (web.app.create_app, rpc.server); no
+service reaches for another through the gateway.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sluice import _core
+from sluice.access import AccessControl
+from sluice.admission import StoreAdmission
+from sluice.api_keys import ApiKeys
+from sluice.dialects import Dialects
+from sluice.eventlog import EventLog
+from sluice.ingest import IngestService
+from sluice.metrics import Metrics
+from sluice.profiles import ProfileEvents
+from sluice.ratelimit import RateLimiter
+from sluice.readiness import Readiness
+from sluice.registry import CustomerRegistry
+from sluice.settings import Settings
+from sluice.storage import Store
+from sluice.tokens import AccessTokens, load_secret
+
+
+def wall_clock_us() -> int:
+    return time.time_ns() // 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Transport:
+    """The request-level limits a transport enforces before the core sees a body."""
+
+    max_body_bytes: int
+    body_timeout_seconds: float
+    grpc_message_limit: int
+
+
+class Gateway:
+    """One per process: the store and every service over it."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        clock_us: Callable[[], int] = wall_clock_us,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`clock_us` is the wall clock events are stamped with; `monotonic` paces rate limits.
+        Tests pass their own to move time."""
+        self.store = store
+        self.settings = settings
+        limits = settings.limits()
+        self.transport = Transport(
+            limits.max_body_bytes, settings.body_timeout_seconds, settings.grpc_message_limit
+        )
+        self.metrics = Metrics()
+        store.observe_commits(self.metrics.record_commit)
+        self.index = _core.IdempotencyIndex()
+        self.readiness = Readiness(store)
+        self.events = EventLog(store, clock_us)
+        self.customers = CustomerRegistry(store, clock_us)
+        self.dialects = Dialects.build(limits, store, settings.collect_event_types)
+        self.admission = StoreAdmission(settings.store_queue_limit, settings.tenant_queue_share)
+        self.ingest = IngestService(
+            store,
+            self.index,
+            self.admission,
+            self.readiness,
+            self.events,
+            self.metrics,
+            clock_us,
+        )
+        self.profiles = ProfileEvents(
+            store,
+            self.ingest.commit,
+            limits,
+            clock_us,
+            settings.bot_user_agents,
+            settings.email_open_window_seconds,
+        )
+        limiter = RateLimiter(monotonic)
+        shared_limiter = None
+        if settings.redis_url:
+            # Shared by every instance; the local limiter decides while Redis is unreachable.
+            from sluice.ratelimit_redis import RedisRateLimiter
+
+            shared_limiter = RedisRateLimiter(settings.redis_url, limiter)
+        self.access = AccessControl(
+            ApiKeys(store, settings.key_cache_seconds),
+            AccessTokens(load_secret(settings.data_dir, settings.jwt_secret)),
+            settings.rate_limit,
+            limiter,
+            self.metrics,
+            shared_limiter,
+        )
+
+    async def start(self) -> None:
+        await self.store.open()
+        # Rebuild the in-memory index from the authoritative keys in the store.
+        self.index.load(await self.store.committed_keys())
+
+    async def stop(self) -> None:
+        await self.access.close()
+        await self.store.close()
