@@ -57,7 +57,8 @@ class EventQuery:
 
 @dataclass(frozen=True, slots=True)
 class Customer:
-    """One entry of a tenant's customer registry (docs/contracts.md §1); the tenant is the caller's."""
+    """One entry of a tenant's customer registry (docs/contracts.md §1); the tenant is the
+    caller's."""
 
     id: str
     aliases: list[str]  # unique within the tenant, in the order given

@@ -1,4 +1,4 @@
-"""The customer registry (docs/contracts.md §1): what a valid customer is, over the store's registry."""
+"""The customer registry (docs/contracts.md §1): what a valid customer is, over the store."""
 
 from __future__ import annotations
 
