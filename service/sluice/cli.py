@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
-from sluice import strict_json
+from sluice import datadir, strict_json
 from sluice.api_keys import ApiKeys
 from sluice.customer_import import (
     ImportReport,
@@ -284,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    datadir.private_by_default()
     code: int = args.run(args)
     return code
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import uvicorn
 
-from sluice import logs
+from sluice import datadir, logs
 from sluice.api_keys import ApiKeys
 from sluice.gateway import Gateway
 from sluice.publishing import start_relay
@@ -62,6 +62,8 @@ async def bootstrap_key(keys: ApiKeys) -> str | None:
 
 async def serve(settings: Settings) -> None:
     logs.configure(settings.log_level)
+    for path in datadir.prepare(settings.data_dir):
+        print(f"sluice: made {path} private to its owner", file=sys.stderr, flush=True)
     for warning in settings.durability_warnings():
         print(f"sluice: WARNING: {warning}", file=sys.stderr, flush=True)
     store = open_store(
