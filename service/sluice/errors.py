@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BatchRejected",
+    "ClientDisconnected",
     "CoreError",
     "CustomerConflict",
     "InvalidBatch",
@@ -45,6 +46,11 @@ class UnsupportedMediaType(SluiceError):
 
 class RequestTimeout(SluiceError):
     """The client did not send the whole request in time (a slow or stalled client)."""
+
+
+class ClientDisconnected(SluiceError):
+    """The client went away before its request had all arrived: nobody is left to answer, and
+    nothing was done for it. Not a server error."""
 
 
 class InvalidEncoding(SluiceError):

@@ -29,12 +29,19 @@ def encode_cursor(after: tuple[int, int]) -> str:
     return base64.urlsafe_b64encode(f"{after[0]}:{after[1]}".encode()).decode().rstrip("=")
 
 
+# The store's integers are signed 64-bit: a cursor naming a position beyond them is not ours.
+_INT64 = range(-(2**63), 2**63)
+
+
 def decode_cursor(cursor: str) -> tuple[int, int]:
     try:
         timestamp, offset = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).split(b":")
-        return int(timestamp), int(offset)
+        after = int(timestamp), int(offset)
     except (ValueError, binascii.Error) as exc:
         raise InvalidParameter("cursor", "cursor is not one this API returned.") from exc
+    if after[0] not in _INT64 or after[1] not in _INT64:
+        raise InvalidParameter("cursor", "cursor is not one this API returned.")
+    return after
 
 
 @dataclass(frozen=True, slots=True)

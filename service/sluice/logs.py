@@ -85,7 +85,8 @@ def access(fields: dict[str, Any]) -> None:
 
     Every response writes one, so it skips the logging module's per-record work (a
     LogRecord, handler locks, a write and flush per line: a large share of a 1-event
-    request's cost), and the lines of one event-loop turn are written together at its end. The `sluice.access` logger's level still switches it on and off.
+    request's cost), and the lines of one event-loop turn are written together at its end.
+    The `sluice.access` logger's level still switches it on and off.
     """
     stream = _access_stream
     if stream is None:

@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 
+from sluice.errors import InvalidParameter
 from sluice.eventlog import MAX_PAGE, EventLog, decode_cursor, encode_cursor
 from sluice.model import EventQuery, StoredEvent
 from sluice.rpc.auth import Authenticator, Context
@@ -40,14 +42,37 @@ def stored_event(event: StoredEvent) -> events_pb2.StoredEvent:
     return message
 
 
+# google.protobuf.Timestamp's own range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+_SECONDS = range(-62_135_596_800, 253_402_300_800)
+_NANOS = range(1_000_000_000)
+
+
+def _instant(request: Any, field: str) -> int | None:
+    """A Timestamp field of the request in microseconds; None when unset."""
+    if not request.HasField(field):
+        return None
+    value = getattr(request, field)
+    if value.seconds not in _SECONDS or value.nanos not in _NANOS:
+        raise InvalidParameter(field, f"{field} is outside google.protobuf.Timestamp's range.")
+    return int(value.ToMicroseconds())
+
+
 def _query(request: events_pb2.QueryEventsRequest) -> EventQuery:
     return EventQuery(
-        start=request.start_time.ToMicroseconds() if request.HasField("start_time") else None,
-        end=request.end_time.ToMicroseconds() if request.HasField("end_time") else None,
+        start=_instant(request, "start_time"),
+        end=_instant(request, "end_time"),
         name=request.name or None,
         customer=request.customer_id or None,
         after=decode_cursor(request.cursor) if request.cursor else None,
     )
+
+
+async def _decode(message_type: Any, raw: bytes, context: Context) -> Any:
+    try:
+        return message_type.FromString(raw)
+    except DecodeError:
+        name = message_type.DESCRIPTOR.name
+        await bad_request("", f"the request is not a valid {name}").abort(context)
 
 
 def handler(log: EventLog, authenticator: Authenticator) -> grpc.GenericRpcHandler[Any, Any]:
@@ -98,15 +123,21 @@ def handler(log: EventLog, authenticator: Authenticator) -> grpc.GenericRpcHandl
             await abort_for(exc, context)
         await _STOPPING.abort(context)  # follow() ends only when the log is closed
 
+    # Requests arrive as bytes and are decoded here, not by grpc: a message grpc cannot decode
+    # (a string field that is not UTF-8) would otherwise end the call as UNKNOWN, a server
+    # error, where it is the client's (INVALID_ARGUMENT).
     def unary(behavior: Any, request: Any, response: Any) -> grpc.RpcMethodHandler[Any, Any]:
-        return grpc.unary_unary_rpc_method_handler(
-            behavior, request.FromString, response.SerializeToString
-        )
+        async def decoded(raw: bytes, context: Context, tenant: str) -> Any:
+            return await behavior(await _decode(request, raw, context), context, tenant)
+
+        return grpc.unary_unary_rpc_method_handler(decoded, None, response.SerializeToString)
 
     def streaming(behavior: Any, request: Any, response: Any) -> grpc.RpcMethodHandler[Any, Any]:
-        return grpc.unary_stream_rpc_method_handler(
-            behavior, request.FromString, response.SerializeToString
-        )
+        async def decoded(raw: bytes, context: Context, tenant: str) -> AsyncIterator[Any]:
+            async for message in behavior(await _decode(request, raw, context), context, tenant):
+                yield message
+
+        return grpc.unary_stream_rpc_method_handler(decoded, None, response.SerializeToString)
 
     return authenticator.service(
         SERVICE_NAME,

@@ -10,7 +10,13 @@ from typing import Any
 from litestar import Request
 from litestar.exceptions import InternalServerException
 
-from sluice.errors import InvalidEncoding, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
+from sluice.errors import (
+    ClientDisconnected,
+    InvalidEncoding,
+    PayloadTooLarge,
+    RequestTimeout,
+    UnsupportedMediaType,
+)
 from sluice.web.headers import scope_header
 
 
@@ -89,7 +95,7 @@ async def _chunks(request: Request[Any, Any, Any]) -> AsyncIterator[bytes]:
     while True:
         message = await request.receive()
         if message["type"] == "http.disconnect":
-            raise InternalServerException("client disconnected prematurely")
+            raise ClientDisconnected("The client disconnected before sending the whole body.")
         if message["type"] == "http.request":
             if message["body"]:
                 yield message["body"]

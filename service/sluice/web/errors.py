@@ -14,6 +14,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
 from sluice.errors import (
+    ClientDisconnected,
     CustomerConflict,
     InvalidBatch,
     InvalidEncoding,
@@ -82,6 +83,10 @@ def http_error(exc: Exception) -> HttpError | None:
             return HttpError(400, "invalid_encoding", str(exc))
         case UnsupportedMediaType():
             return HttpError(415, "unsupported_media_type", str(exc))
+        case ClientDisconnected():
+            # Nobody reads this answer; 499 (nginx's "client closed request") keeps it out of
+            # the 5xx counts and tells the access log what happened.
+            return HttpError(499, "client_closed", str(exc))
         case RequestTimeout():
             return HttpError(408, "timeout", str(exc), headers={"Connection": "close"})
         case RateLimited():
@@ -123,6 +128,7 @@ SLUICE_CODES = {
     "unsupported_media_type": ("invalid_request_error", "unsupported_media_type"),
     "rate_limited": ("rate_limit_error", "rate_limit_exceeded"),
     "timeout": ("invalid_request_error", "request_timeout"),
+    "client_closed": ("invalid_request_error", "client_closed_request"),
     "unavailable": ("api_error", "service_unavailable"),
     "not_found": ("invalid_request_error", "resource_not_found"),
     "conflict": ("invalid_request_error", "resource_conflict"),

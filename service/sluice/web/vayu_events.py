@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from litestar import Request, delete, get, post
@@ -61,13 +62,19 @@ def _time_param(request: Request[Any, Any, Any], name: str) -> int | None:
         raise InvalidParameter(name, f"{name} must be an ISO 8601 date-time.") from exc
 
 
+# A whole number, also as a float with a zero fraction: Vayu's SDK types `limit` as a float
+# and sends `limit=2.0`. ASCII digits only (`str.isdigit` accepts `²`, which int() refuses).
+_WHOLE_NUMBER = re.compile(r"([0-9]{1,7})(?:\.0*)?")
+
+
 def _limit_param(request: Request[Any, Any, Any]) -> int:
     text = request.query_params.get("limit")
     if text is None:
         return DEFAULT_PAGE
-    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
+    whole = _WHOLE_NUMBER.fullmatch(text)
+    if whole is None or not 1 <= int(whole[1]) <= MAX_PAGE:
         raise InvalidParameter("limit", f"limit must be an integer from 1 to {MAX_PAGE}.")
-    return int(text)
+    return int(whole[1])
 
 
 def routes(
