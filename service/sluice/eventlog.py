@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from sluice.errors import InvalidParameter
-from sluice.storage import EventQuery, Store, StoredEvent
+from sluice.storage import EventQuery, EventStore, StoredEvent
 
 MAX_PAGE = 1000
 # How long a follower waits for a wake-up before it reads the log again anyway. Commits made
@@ -43,7 +43,7 @@ class EventPage:
 class EventLog:
     def __init__(
         self,
-        store: Store,
+        store: EventStore,
         clock_us: Callable[[], int],
         poll_seconds: float = FOLLOW_POLL_SECONDS,
     ) -> None:
