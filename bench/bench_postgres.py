@@ -85,7 +85,7 @@ async def insert_rate(store: Any, group_rows: int, groups: int) -> float:
 
 def insert_figures(url: str, group_sizes: list[int], rows: int) -> list[Figure]:
 
-    from sluice.storage.postgres import COPY_FROM_ROWS
+    from sluice.storage.postgres.writer import COPY_FROM_ROWS
 
     figures = []
     for size in group_sizes:

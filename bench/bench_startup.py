@@ -26,7 +26,9 @@ from bench import servers
 from bench.report import Figure, common_arguments, finish
 from sluice import _core
 from sluice.api_keys import ApiKeys
-from sluice.storage import sqlite as sqlite_store
+from sluice.storage.sqlite import SqliteStore
+from sluice.storage.sqlite.schema import MIGRATIONS
+from sluice.storage.sqlite.writer import INSERT_EVENT
 
 TENANT = "bench"
 # A representative stored payload (the Vayu corpus's `data`, compact).
@@ -95,7 +97,7 @@ def _rows(count: int) -> Iterator[tuple[object, ...]]:
 
 
 def _schema_version() -> str:
-    return hashlib.sha256("".join(sqlite_store.MIGRATIONS).encode()).hexdigest()[:12]
+    return hashlib.sha256("".join(MIGRATIONS).encode()).hexdigest()[:12]
 
 
 def stored_events_dir(count: int) -> Path:
@@ -108,7 +110,7 @@ def stored_events_dir(count: int) -> Path:
     started = time.monotonic()
 
     async def create_schema_and_key() -> None:
-        store = sqlite_store.SqliteStore(cached / "sluice.db")
+        store = SqliteStore(cached / "sluice.db")
         await store.open()
         try:
             await ApiKeys(store).create(TENANT)
@@ -129,7 +131,7 @@ def stored_events_dir(count: int) -> Path:
     for name, _sql in indexes:
         conn.execute(f"DROP INDEX {name}")
     rows = _rows(count)
-    insert = sqlite_store._INSERT_EVENT
+    insert = INSERT_EVENT
     for _ in range(0, count, CHUNK):
         conn.execute("BEGIN")
         conn.executemany(insert, (row for _, row in zip(range(CHUNK), rows, strict=False)))

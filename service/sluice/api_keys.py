@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sluice.errors import Unauthenticated
 from sluice.model import ApiKeyRecord
-from sluice.storage import Store
+from sluice.storage import KeyStore
 
 TOKEN_PREFIX = "sk_"
 # Anything longer is rejected before it costs a hash or a lookup (a 100 KB header is an attack).
@@ -51,7 +51,7 @@ class _Cached:
 class ApiKeys:
     """Creates and verifies keys of the form `sk_<key id>_<secret>`."""
 
-    def __init__(self, store: Store, cache_seconds: float = 5.0) -> None:
+    def __init__(self, store: KeyStore, cache_seconds: float = 5.0) -> None:
         self._store = store
         self._cache_seconds = cache_seconds
         self._cache: dict[bytes, _Cached] = {}

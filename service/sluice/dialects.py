@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sluice import _core
 from sluice.errors import BatchRejected, SluiceError
 from sluice.model import UNKNOWN_CUSTOMER, Batch, EventRow, Rejection
-from sluice.storage import Store
+from sluice.storage import CustomerStore
 
 # (body, tenant, now_us, receipt) -> the parsed batch. The receipt is an id the transport gives
 # the client for this request and stores with its events (collect's pingId); others ignore it.
@@ -55,7 +55,7 @@ class Dialects:
     def build(
         cls,
         limits: _core.Limits,
-        store: Store,
+        customers: CustomerStore,
         collect_event_types: Mapping[str, tuple[str, ...]],
     ) -> Dialects:
         def vayu(body: bytes, tenant: str, now: int, _receipt: str) -> Batch:
@@ -81,7 +81,7 @@ class Dialects:
             tenant: str, rows: Sequence[EventRow]
         ) -> tuple[list[EventRow], list[Rejection]]:
             """Enso: each record's CustomerEntityId must be a customer of the tenant."""
-            known = await store.known_customer_ids(tenant, {row[4] for row in rows})
+            known = await customers.known_customer_ids(tenant, {row[4] for row in rows})
             unknown = [
                 Rejection(row[0], UNKNOWN_CUSTOMER, "CustomerEntityId", "Customer entity not found")
                 for row in rows

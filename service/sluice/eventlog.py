@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from sluice._core import parse_timestamp
 from sluice.errors import InvalidParameter
 from sluice.model import EventQuery, StoredEvent
-from sluice.storage import Store
+from sluice.storage import EventStore
 
 __all__ = ["MAX_PAGE", "EventLog", "EventPage", "decode_cursor", "encode_cursor", "parse_timestamp"]
 
@@ -54,7 +54,7 @@ class EventPage:
 class EventLog:
     def __init__(
         self,
-        store: Store,
+        store: EventStore,
         clock_us: Callable[[], int],
         poll_seconds: float = FOLLOW_POLL_SECONDS,
     ) -> None:

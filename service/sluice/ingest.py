@@ -16,7 +16,7 @@ from sluice.eventlog import EventLog
 from sluice.metrics import Metrics
 from sluice.model import CONFLICT, DUPLICATE, INVALID, EventRow, IngestOutcome, Rejection
 from sluice.readiness import Readiness
-from sluice.storage import Store
+from sluice.storage import EventStore
 
 
 class IngestService:
@@ -24,7 +24,7 @@ class IngestService:
 
     def __init__(
         self,
-        store: Store,
+        store: EventStore,
         index: _core.IdempotencyIndex,
         admission: StoreAdmission,
         readiness: Readiness,

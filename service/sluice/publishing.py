@@ -1,7 +1,7 @@
 """Publishing accepted events to NATS JetStream through the store's transactional outbox.
 
 The store queues each accepted event in the outbox in the transaction that stores it
-(postgres.py). This relay claims queued events, publishes each to the stream with
+(storage/postgres/writer.py). This relay claims queued events, publishes each to the stream with
 `Nats-Msg-Id` = its idempotency key, waits for JetStream's acks, and only then marks them
 published. An instance that dies anywhere in between leaves them queued, and they are
 published again, by its successor or any other instance's relay; JetStream drops the repeat
@@ -17,13 +17,11 @@ import datetime
 import functools
 import json
 import logging
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 from sluice.model import StoredEvent
 from sluice.settings import Settings
-from sluice.storage import Store
+from sluice.storage import Outbox, Store
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -43,17 +41,6 @@ _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 # NATS subjects are `.`-separated tokens; `*` and `>` are wildcards and whitespace ends one.
 # Other bytes are written %XX (UTF-8), so two different names never share a subject.
 _PLAIN = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-
-
-@runtime_checkable
-class Outbox(Protocol):
-    """What the relay needs from a store (PostgresStore opened with outbox=True)."""
-
-    def unpublished(
-        self, limit: int
-    ) -> AbstractAsyncContextManager[list[tuple[bytes, StoredEvent]]]: ...
-
-    def on_outbox_rows(self, callback: Callable[[], None]) -> None: ...
 
 
 def subject_token(text: str) -> str:

@@ -6,14 +6,14 @@ import asyncio
 import time
 
 from sluice.errors import StoreUnavailable
-from sluice.storage import Store
+from sluice.storage import StoreLifecycle
 
 
 class Readiness:
     """Readiness asks two things because a store can answer reads while refusing writes (a full
     disk): a ping, and the last write's fate as the ingest path reported it."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: StoreLifecycle) -> None:
         self._store = store
         # The last failed write, as (monotonic time it stops counting, message, retry_after).
         self._write_outage: tuple[float, str, int] | None = None

@@ -10,7 +10,7 @@ from typing import Any
 
 from sluice.errors import CustomerConflict, InvalidCustomer
 from sluice.model import Customer
-from sluice.storage import Store
+from sluice.storage import CustomerStore
 
 MAX_ID_LENGTH = 256
 MAX_ALIASES = 100
@@ -88,7 +88,7 @@ def _attributes(value: Any) -> dict[str, Any]:
 
 class CustomerRegistry:
     def __init__(
-        self, store: Store, clock_us: Callable[[], int] = lambda: time.time_ns() // 1000
+        self, store: CustomerStore, clock_us: Callable[[], int] = lambda: time.time_ns() // 1000
     ) -> None:
         self._store = store
         self._clock_us = clock_us

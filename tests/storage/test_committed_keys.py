@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sluice.storage import sqlite as sqlite_module
 from sluice.storage.sqlite import SqliteStore
+from sluice.storage.sqlite import events as sqlite_events
 from tests.storage.conftest import event_row
 
 pytestmark = pytest.mark.anyio
@@ -20,7 +20,7 @@ AWKWARD_KEYS = [bytes(16), b"\xff" * 16, b"\x00\x80" * 8, bytes(range(16))]
 async def test_every_key_comes_back_exactly_in_chunks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite_module, "_KEYS_PER_QUERY", 3)  # several chunks
+    monkeypatch.setattr(sqlite_events, "_KEYS_PER_QUERY", 3)  # several chunks
     store = SqliteStore(tmp_path / "sluice.db")
     await store.open()
     try:
@@ -49,5 +49,5 @@ def test_a_utf16_database_takes_the_row_by_row_path(tmp_path: Path) -> None:
     conn.execute("PRAGMA encoding = 'UTF-16le'")
     conn.execute("CREATE TABLE events (log_offset INTEGER PRIMARY KEY, key_hash BLOB)")
     conn.executemany("INSERT INTO events (key_hash) VALUES (?)", [(k,) for k in AWKWARD_KEYS])
-    assert sqlite_module._committed_keys(conn) == b"".join(AWKWARD_KEYS)
+    assert sqlite_events._committed_keys(conn) == b"".join(AWKWARD_KEYS)
     conn.close()

@@ -17,8 +17,9 @@ from tests.storage.conftest import event_row
 pytestmark = pytest.mark.anyio
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (.[postgres])")
-from sluice.storage.postgres import LOG_LOCK_CLASS, PostgresStore  # noqa: E402
-from sluice.storage.postgres_schema import LOCK_KEY, MIGRATIONS  # noqa: E402
+from sluice.storage.postgres import PostgresStore  # noqa: E402
+from sluice.storage.postgres.schema import LOCK_KEY, MIGRATIONS  # noqa: E402
+from sluice.storage.postgres.writer import LOG_LOCK_CLASS  # noqa: E402
 
 
 @pytest.fixture

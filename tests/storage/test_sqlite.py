@@ -11,7 +11,8 @@ import pytest
 
 from sluice import _core
 from sluice.errors import StoreUnavailable
-from sluice.storage.sqlite import SqliteStore, connect
+from sluice.storage.sqlite import SqliteStore
+from sluice.storage.sqlite.connection import connect
 from tests.storage.conftest import event_row, fill_disk, free_disk
 
 pytestmark = pytest.mark.anyio
@@ -65,7 +66,7 @@ async def test_a_store_made_before_the_single_key_index_migrates_with_its_offset
 ) -> None:
     """Schema 5 rebuilds the events table (one unique index, no AUTOINCREMENT): stored events
     keep their offsets and keys, and new ones continue after them, never reusing an offset."""
-    from sluice.storage.sqlite import MIGRATIONS
+    from sluice.storage.sqlite.schema import MIGRATIONS
 
     path = tmp_path / "sluice.db"
     conn = sqlite3.connect(path)

@@ -1,19 +1,20 @@
-"""The customer registry's SQL for the SQLite store.
+"""The SQLite store's customer registry.
 
-Each function runs on the connection SqliteStore hands it: writes inside the writer thread's
-transaction (so a check and the write it guards cannot be split by another writer), reads on
-a WAL reader.
+Each function runs on the connection SqliteCustomerStore hands it: writes inside the writer
+thread's transaction (so a check and the write it guards cannot be split by another writer),
+reads on a WAL reader.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Collection, Sequence
 from typing import Any
 
 from sluice.errors import CustomerConflict
-from sluice.storage import Customer
+from sluice.model import Customer
 from sluice.storage.customer_batches import (
     FIELDS,
     Holdings,
@@ -24,6 +25,7 @@ from sluice.storage.customer_batches import (
     to_json,
 )
 from sluice.storage.customer_batches import customer_from_row as _customer
+from sluice.storage.sqlite.database import SqliteDatabase
 
 _COLUMNS = ", ".join(FIELDS)
 
@@ -172,3 +174,38 @@ def merge_attributes(
         (to_json(attributes), now_us, tenant, id),
     ).fetchall()
     return _customer(updated)
+
+
+class SqliteCustomerStore(SqliteDatabase):
+    """CustomerStore over SQLite: writes on the writer thread, reads on WAL readers."""
+
+    async def put_customer(self, tenant: str, customer: Customer) -> Customer:
+        return await self._writer.call(lambda conn: put(conn, tenant, customer))
+
+    async def put_customers(
+        self, tenant: str, customers: Sequence[Customer]
+    ) -> dict[int, CustomerConflict]:
+        return await self._writer.call(lambda conn: put_many(conn, tenant, customers))
+
+    async def get_customer(self, tenant: str, id: str) -> Customer | None:
+        return await self._read(lambda conn: get(conn, tenant, id))
+
+    async def delete_customer(self, tenant: str, id: str) -> bool:
+        return await self._writer.call(lambda conn: delete(conn, tenant, id))
+
+    async def list_customers(self, tenant: str, after_id: str | None, limit: int) -> list[Customer]:
+        return await self._read(lambda conn: page(conn, tenant, after_id, limit))
+
+    async def find_customer(
+        self, tenant: str, *, email: str | None = None, alias: str | None = None
+    ) -> Customer | None:
+        return await self._read(lambda conn: find(conn, tenant, email, alias))
+
+    async def known_customer_ids(self, tenant: str, ids: Collection[str]) -> set[str]:
+        return await self._read(lambda conn: known_ids(conn, tenant, ids))
+
+    async def merge_customer_attributes(
+        self, tenant: str, id: str, changes: dict[str, Any], now_us: int | None = None
+    ) -> Customer | None:
+        at = time.time_ns() // 1000 if now_us is None else now_us
+        return await self._writer.call(lambda conn: merge_attributes(conn, tenant, id, changes, at))

@@ -1,4 +1,4 @@
-"""The customer registry's SQL for the PostgreSQL store.
+"""The PostgreSQL store's customer registry.
 
 Writes run in a transaction that first takes the tenant's registry lock, so the check a put
 makes (who holds this alias, this email) and the write it guards are not split by another
@@ -8,13 +8,14 @@ instance writing the same tenant's registry. Reads need no lock.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Collection, Sequence
 from typing import Any
 
 from psycopg import AsyncConnection
 
 from sluice.errors import CustomerConflict
-from sluice.storage import Customer
+from sluice.model import Customer
 from sluice.storage.customer_batches import (
     FIELDS,
     Holdings,
@@ -25,6 +26,7 @@ from sluice.storage.customer_batches import (
     row_values,
     to_json,
 )
+from sluice.storage.postgres.database import PostgresDatabase
 
 _COLUMNS = ", ".join(FIELDS)
 
@@ -203,3 +205,46 @@ async def merge_attributes(
     updated = await cursor.fetchone()
     assert updated is not None
     return customer_from_row(updated)
+
+
+class PostgresCustomerStore(PostgresDatabase):
+    """CustomerStore over PostgreSQL: each call one pooled connection, writes in a transaction."""
+
+    async def put_customer(self, tenant: str, customer: Customer) -> Customer:
+        async with self._connection() as conn, conn.transaction():
+            return await put(conn, tenant, customer)
+
+    async def put_customers(
+        self, tenant: str, customers: Sequence[Customer]
+    ) -> dict[int, CustomerConflict]:
+        async with self._connection() as conn, conn.transaction():
+            return await put_many(conn, tenant, customers)
+
+    async def get_customer(self, tenant: str, id: str) -> Customer | None:
+        async with self._connection() as conn:
+            return await get(conn, tenant, id)
+
+    async def delete_customer(self, tenant: str, id: str) -> bool:
+        async with self._connection() as conn, conn.transaction():
+            return await delete(conn, tenant, id)
+
+    async def list_customers(self, tenant: str, after_id: str | None, limit: int) -> list[Customer]:
+        async with self._connection() as conn:
+            return await page(conn, tenant, after_id, limit)
+
+    async def find_customer(
+        self, tenant: str, *, email: str | None = None, alias: str | None = None
+    ) -> Customer | None:
+        async with self._connection() as conn:
+            return await find(conn, tenant, email, alias)
+
+    async def known_customer_ids(self, tenant: str, ids: Collection[str]) -> set[str]:
+        async with self._connection() as conn:
+            return await known_ids(conn, tenant, ids)
+
+    async def merge_customer_attributes(
+        self, tenant: str, id: str, changes: dict[str, Any], now_us: int | None = None
+    ) -> Customer | None:
+        at = time.time_ns() // 1000 if now_us is None else now_us
+        async with self._connection() as conn, conn.transaction():
+            return await merge_attributes(conn, tenant, id, changes, at)

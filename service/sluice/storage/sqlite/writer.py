@@ -1,0 +1,264 @@
+"""The SQLite store's writer: one thread owns the write connection and group-commits appends;
+every other write runs alone in its own transaction on the same thread.
+
+This is the only place the SQLite store reads the Rust core's event rows (`_insert_params`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sluice.model import EventRow
+from sluice.storage.group_commit import PendingAppend, next_group, settle, settle_group
+from sluice.storage.sqlite.connection import unavailable
+
+T = TypeVar("T")
+
+INSERT_EVENT = """
+    INSERT INTO events (tenant, id, source, name, customer, timestamp, value, payload,
+                        received_at, key_hash, content_hash)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (tenant, id, name) DO NOTHING
+"""
+
+
+@dataclass
+class _Call:
+    fn: Callable[[sqlite3.Connection], Any]
+    future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+    queued_at: float = field(default_factory=time.monotonic)
+
+
+# Queued to stop the writer thread after everything queued before it.
+_STOP = _Call(fn=lambda conn: None, future=None, loop=None)  # type: ignore[arg-type]
+
+
+@dataclass
+class GroupCommitter:
+    """Owns the write connection on one thread. Appends queued while a commit runs are
+    written together in the next transaction, so N concurrent requests cost one fsync."""
+
+    open_connection: Callable[[], sqlite3.Connection]
+    # How long a job may wait for a lock held by another connection, counted from when it was
+    # queued: jobs queued behind a group that waits on a lock get only what is left of it.
+    busy_timeout_ms: int = 2000
+    _jobs: queue.SimpleQueue[PendingAppend | _Call] = field(default_factory=queue.SimpleQueue)
+    # Appends made during the current turn of each event loop, not yet queued (see append).
+    _handover: dict[asyncio.AbstractEventLoop, list[PendingAppend]] = field(default_factory=dict)
+    _thread: threading.Thread | None = None
+    _conn: sqlite3.Connection | None = None
+    _conn_busy_timeout_ms: int = 0  # the busy_timeout in force on _conn
+    commits: int = 0  # transactions committed (observability and tests)
+    # Told (rows, seconds) after every group commit: metrics.
+    observer: Callable[[int, float], None] | None = None
+    # Off: every append is its own transaction (Settings.group_commit; benchmarks only).
+    group_commit: bool = True
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="sluice-group-commit", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._jobs.put(_STOP)
+            self._thread.join()
+            self._thread = None
+
+    def append(
+        self, tenant: str, source: str, received_at: int, rows: Sequence[EventRow]
+    ) -> asyncio.Future[list[int | None]]:
+        """Queue rows for the next group commit.
+
+        The appends of one turn of the event loop reach the writer together, at the end of
+        that turn: one wake-up of the writer thread (a futex call, then a GIL handoff) instead
+        of one per request while the loop is still busy with the others."""
+        job = PendingAppend.create(tenant, source, received_at, rows)
+        waiting = self._handover.get(job.loop)
+        if waiting is None:
+            waiting = self._handover[job.loop] = []
+            job.loop.call_soon(self._hand_over, job.loop)
+        waiting.append(job)
+        return job.future
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        for job in self._handover.pop(loop, ()):
+            self._jobs.put(job)
+
+    def hand_over_all(self) -> None:
+        """Queue every append still waiting for its loop's turn to end (before stopping)."""
+        for loop in list(self._handover):
+            self._hand_over(loop)
+
+    def call(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """Run fn(conn) alone in its own write transaction on the writer thread."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put(_Call(fn, future, loop))
+        return future
+
+    def _waiting(self) -> PendingAppend | _Call | None:
+        try:
+            return self._jobs.get_nowait()
+        except queue.Empty:
+            return None
+
+    def _run(self) -> None:
+        pending: object | None = None
+        while True:
+            job = pending if pending is not None else self._jobs.get()
+            pending = None
+            if job is _STOP:
+                break
+            if isinstance(job, _Call):
+                self._run_call(job)
+                continue
+            assert isinstance(job, PendingAppend)
+            group, pending = next_group(job, self._waiting) if self.group_commit else ([job], None)
+            self._commit_group(group)
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _connection(self, queued_at: float) -> sqlite3.Connection:
+        """The write connection, waiting for locks no longer than what is left of the job's
+        busy_timeout_ms (at least one try)."""
+        if self._conn is None:
+            self._conn = self.open_connection()
+            self._conn_busy_timeout_ms = self.busy_timeout_ms
+        waited_ms = int((time.monotonic() - queued_at) * 1000)
+        # Rounded up to 100 ms steps: the pragma is one more statement per transaction, and
+        # queue waits of a few ms would otherwise change it on nearly every commit. A job so
+        # waits for a lock at most 100 ms longer than its busy timeout.
+        left_ms = max(0, -(-(self.busy_timeout_ms - waited_ms) // 100) * 100)
+        if left_ms != self._conn_busy_timeout_ms:
+            self._conn.execute(f"PRAGMA busy_timeout = {left_ms}")
+            self._conn_busy_timeout_ms = left_ms
+        return self._conn
+
+    def _rollback(self) -> None:
+        """End a failed transaction so the next job starts clean (after a full disk or an I/O
+        error SQLite may or may not have rolled back by itself)."""
+        conn = self._conn
+        if conn is None:
+            return
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            # The connection is in an unknown state: drop it and reconnect on the next job.
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+            self._conn = None
+
+    def _commit_group(self, group: list[PendingAppend]) -> None:
+        try:
+            conn = self._connection(group[0].queued_at)
+            started = time.perf_counter()
+            conn.execute("BEGIN IMMEDIATE")
+            results = _insert_group(conn.cursor(), group)
+            conn.execute("COMMIT")
+            self.commits += 1
+            if self.observer is not None:
+                self.observer(sum(len(job.rows) for job in group), time.perf_counter() - started)
+        except sqlite3.Error as exc:
+            self._rollback()
+            settle_group([(job, None) for job in group], error=unavailable(exc))
+            return
+        except BaseException as exc:  # a bug: fail the requests, keep the writer alive
+            self._rollback()
+            settle_group([(job, None) for job in group], error=exc)
+            return
+        settle_group(list(zip(group, results, strict=True)))
+
+    def _run_call(self, call: _Call) -> None:
+        try:
+            conn = self._connection(call.queued_at)
+            conn.execute("BEGIN IMMEDIATE")
+            result = call.fn(conn)
+            conn.execute("COMMIT")
+            self.commits += 1
+        except sqlite3.Error as exc:
+            self._rollback()
+            settle(call.loop, call.future, error=unavailable(exc))
+        except BaseException as exc:
+            self._rollback()
+            settle(call.loop, call.future, error=exc)
+        else:
+            settle(call.loop, call.future, result=result)
+
+
+def _insert_params(group: Sequence[PendingAppend]) -> list[tuple[Any, ...]]:
+    """INSERT_EVENT's parameters for every row of a group, in queue order."""
+    return [
+        (
+            job.tenant,
+            id_,
+            job.source,
+            name,
+            customer,
+            timestamp,
+            value,
+            payload,
+            job.received_at,
+            key,
+            content_hash,
+        )
+        for job in group
+        for _i, key, name, id_, customer, timestamp, value, payload, content_hash in job.rows
+    ]
+
+
+def _insert_group(cursor: sqlite3.Cursor, group: Sequence[PendingAppend]) -> list[list[int | None]]:
+    """Insert a group's rows (inside the writer's transaction); for each append, the offset of
+    each row, or None where its key was already stored.
+
+    One executemany for the whole group: the writer holds the GIL while it binds rows, and the
+    event loop needs it too, so per-request Python work here slows every request. executemany
+    reports no rowids, but none are needed on the common path: the writer is alone in its
+    transaction and a new rowid is max + 1, so n new rows take exactly the n offsets after the
+    previous maximum, in order.
+    """
+    last = _max_offset(cursor)
+    params = _insert_params(group)
+    cursor.executemany(INSERT_EVENT, params)
+    results: list[list[int | None]] = []
+    if cursor.rowcount == len(params):
+        start = last + 1
+        for job in group:
+            results.append(list(range(start, start + len(job.rows))))
+            start += len(job.rows)
+        if _max_offset(cursor) != start - 1:
+            raise RuntimeError(f"sqlite gave offsets up to {_max_offset(cursor)}, not {start - 1}")
+        return results
+    # Some keys were taken already: the rows stored now are the ones after `last`, and where
+    # the group repeats a key only its first row can be one of them.
+    inserted = {
+        (tenant, name, id_): offset
+        for offset, tenant, name, id_ in cursor.execute(
+            "SELECT log_offset, tenant, name, id FROM events WHERE log_offset > ?", (last,)
+        )
+    }
+    # The parameters are in the group's row order: (tenant, id, source, name, ...).
+    given = iter(params)
+    for job in group:
+        results.append(
+            [
+                inserted.pop((tenant, name, id_), None)
+                for tenant, id_, _source, name, *_rest in itertools.islice(given, len(job.rows))
+            ]
+        )
+    return results
+
+
+def _max_offset(cursor: sqlite3.Cursor) -> int:
+    return int(cursor.execute("SELECT coalesce(max(log_offset), 0) FROM events").fetchone()[0])
