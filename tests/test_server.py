@@ -209,6 +209,14 @@ def test_keys_cli_prints_a_working_key_last(server: ServerProcess, data_dir: Pat
     (row,) = [line for line in listing.splitlines() if line.startswith(key_id)]
     assert row.split()[-2:] == ["7", "active"]
     assert json.dumps(key) not in listing
+    revoked = subprocess.run(
+        [sys.executable, "-m", "sluice", "keys", "revoke", key_id, "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    # The CLI says how long a running server may still take the key.
+    assert f"revoked {key_id}; running servers refuse it within 6 s" in revoked
 
 
 def test_logs_are_json_lines_with_request_ids_and_no_secrets(

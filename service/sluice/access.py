@@ -15,6 +15,16 @@ if TYPE_CHECKING:
     from sluice.ratelimit_redis import RedisRateLimiter
 
 
+# How often an open stream re-checks its credential (rpc/auth.py).
+STREAM_RECHECK_SECONDS = 1.0
+
+
+def revocation_delay(key_cache_seconds: float) -> float:
+    """The longest a revoked key keeps working on a running server: new requests see it when
+    the key's cache entry expires; open streams at their next re-check after that."""
+    return key_cache_seconds + STREAM_RECHECK_SECONDS
+
+
 @dataclass(frozen=True, slots=True)
 class Grant:
     """An authorized request: its tenant, its key and its key's quota after this request."""

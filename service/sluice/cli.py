@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 from sluice import datadir, strict_json
+from sluice.access import revocation_delay
 from sluice.api_keys import ApiKeys
 from sluice.customer_import import (
     ImportReport,
@@ -104,7 +105,11 @@ def _keys_revoke(args: argparse.Namespace) -> int:
     if not revoked:
         print(f"no active key with id {args.key_id}", file=sys.stderr)
         return 1
-    print(f"revoked {args.key_id}")
+    delay = revocation_delay(_settings(args).key_cache_seconds)
+    print(
+        f"revoked {args.key_id}; running servers refuse it within {delay:g} s "
+        "(new requests, open streams and the access tokens made from it)"
+    )
     return 0
 
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+from asyncio import FIRST_COMPLETED
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, TypeAlias
 
 import grpc
 
-from sluice.access import AccessControl
+from sluice.access import STREAM_RECHECK_SECONDS, AccessControl
+from sluice.errors import StoreUnavailable, Unauthenticated
 from sluice.metrics import Metrics
-from sluice.rpc.status import refusal_for
+from sluice.rpc.status import Refusal, refusal_for
+
+_KEY_REVOKED = Refusal(grpc.StatusCode.UNAUTHENTICATED, "The API key of this stream was revoked.")
 
 # Subscripted only for the type checker: grpc's runtime classes are not generic.
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
@@ -75,6 +80,18 @@ class Authenticator:
             await refusal.abort(context)
         return grant.tenant
 
+    async def _until_revoked(self, authorization: str | None) -> None:
+        """Returns once the call's credential no longer authenticates (revoked, or an access
+        token expired); a store that cannot answer does not end the stream."""
+        while True:
+            await asyncio.sleep(STREAM_RECHECK_SECONDS)
+            try:
+                await self._access.authenticate(authorization)
+            except Unauthenticated:
+                return
+            except StoreUnavailable:
+                continue
+
     def wrap(self, handler: Handler, method: str) -> Handler:
         """The same handler, run after its call is admitted with the tenant as its third
         argument, and counted when it ends."""
@@ -83,10 +100,26 @@ class Authenticator:
 
             async def streaming(request: Any, context: Context) -> AsyncIterator[Any]:
                 tenant = await self.authorize(method, context)
+                credential = authorization_of(context.invocation_metadata())
+                revoked = asyncio.ensure_future(self._until_revoked(credential))
+                responses = inner(request, context, tenant).__aiter__()
                 try:
-                    async for response in inner(request, context, tenant):
+                    while True:
+                        # A long-lived stream (Subscribe, IngestStream) ends when its key is
+                        # revoked, idle or not, within the bound new requests see.
+                        following = asyncio.ensure_future(responses.__anext__())
+                        await asyncio.wait((following, revoked), return_when=FIRST_COMPLETED)
+                        if not following.done():
+                            following.cancel()
+                            revoked.result()  # a failure of the check itself surfaces as one
+                            await _KEY_REVOKED.abort(context)
+                        try:
+                            response = following.result()
+                        except StopAsyncIteration:
+                            return
                         yield response
                 finally:
+                    revoked.cancel()
                     self.count(method, context.code())
 
             return _replaced(handler, streaming)
