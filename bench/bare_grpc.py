@@ -33,7 +33,7 @@ async def ingest_stream(requests: AsyncIterator[bytes], context: Any) -> AsyncIt
 
 
 async def main() -> None:
-    server = grpc.aio.server(options=server_options(Settings().grpc_message_limit))
+    server = grpc.aio.server(options=server_options(Settings()))
     server.add_generic_rpc_handlers(
         [
             grpc.method_handlers_generic_handler(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import queue
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -56,9 +57,12 @@ def data_dir(tmp_path: Path) -> Path:
 class ServerProcess:
     """`python -m sluice serve` on ports chosen by the OS, in its own data directory."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, env: dict[str, str] | None = None, open_files: int | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.env = env
+        self.open_files = open_files  # a soft limit on open files to start it under
         self.proc: subprocess.Popen[str] | None = None
         self.http_url = ""
         self.grpc_target = ""
@@ -80,6 +84,7 @@ class ServerProcess:
                 str(self.data_dir),
             ],
             env={**os.environ, **self.env} if self.env else None,
+            preexec_fn=self._limit_open_files if self.open_files else None,
             stdout=subprocess.PIPE,
             stderr=self._log,
             text=True,
@@ -109,6 +114,16 @@ class ServerProcess:
             elif line.startswith("sluice: grpc listening on "):
                 self.grpc_target = line.rsplit(" ", 1)[1]
         return self
+
+    def _limit_open_files(self) -> None:
+        assert self.open_files is not None
+        _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, hard))
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
 
     def kill9(self) -> None:
         assert self.proc is not None

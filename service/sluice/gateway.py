@@ -33,11 +33,10 @@ def wall_clock_us() -> int:
 
 @dataclass(frozen=True, slots=True)
 class Transport:
-    """The request-level limits a transport enforces before the core sees a body."""
+    """The request-level limits HTTP enforces before the core sees a body."""
 
     max_body_bytes: int
     body_timeout_seconds: float
-    grpc_message_limit: int
 
 
 class Gateway:
@@ -55,9 +54,7 @@ class Gateway:
         self.store = store
         self.settings = settings
         limits = settings.limits()
-        self.transport = Transport(
-            limits.max_body_bytes, settings.body_timeout_seconds, settings.grpc_message_limit
-        )
+        self.transport = Transport(limits.max_body_bytes, settings.body_timeout_seconds)
         self.metrics = Metrics()
         store.observe_commits(self.metrics.record_commit)
         self.index = _core.IdempotencyIndex()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import resource
 import signal
 import socket
 import sys
@@ -39,6 +40,16 @@ class _HttpServer(uvicorn.Server):
         self.should_exit = True
 
 
+def raise_open_file_limit() -> tuple[int, int]:
+    """Raise the soft limit on open files to the hard one: every connection, idle or not,
+    holds a descriptor, and the usual soft limit of 1024 lets a few idle sockets on one port
+    starve the other. Returns (before, after)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return soft, hard
+
+
 def _listen(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
@@ -62,6 +73,7 @@ async def bootstrap_key(keys: ApiKeys) -> str | None:
 
 async def serve(settings: Settings) -> None:
     logs.configure(settings.log_level)
+    raise_open_file_limit()
     for path in datadir.prepare(settings.data_dir):
         print(f"sluice: made {path} private to its owner", file=sys.stderr, flush=True)
     for warning in settings.durability_warnings():

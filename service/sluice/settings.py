@@ -61,6 +61,15 @@ class Settings:
     # below it, the core's own max_body_bytes check answers INVALID_ARGUMENT with details.
     # 0: four times max_body_bytes (room for a client's own framing, never the 4 MiB default).
     grpc_max_message_bytes: int = 0
+    # gRPC connection bounds. A socket that has not finished the HTTP/2 handshake (sent its
+    # preface and settings) within the timeout is closed; past max_connections new ones are
+    # refused; every connection is told to go away (GOAWAY) after max_connection_age and closed
+    # after the grace, which ends any abuse of one connection (a rapid-reset flood) and lets
+    # clients rebalance. Subscribe consumers resume from their last offset, as after a restart.
+    grpc_handshake_timeout_seconds: float = 10.0
+    grpc_max_connections: int = 4096
+    grpc_max_connection_age_seconds: float = 600.0
+    grpc_max_connection_age_grace_seconds: float = 60.0
     # A request's headers must arrive within this many seconds, its body within the other.
     header_timeout_seconds: float = 10.0
     body_timeout_seconds: float = 30.0
@@ -107,6 +116,19 @@ class Settings:
             max_future_seconds=int(_env("MAX_FUTURE_SECONDS", str(cls.max_future_seconds))),
             grpc_max_message_bytes=int(
                 _env("GRPC_MAX_MESSAGE_BYTES", str(cls.grpc_max_message_bytes))
+            ),
+            grpc_handshake_timeout_seconds=float(
+                _env("GRPC_HANDSHAKE_TIMEOUT_SECONDS", str(cls.grpc_handshake_timeout_seconds))
+            ),
+            grpc_max_connections=int(_env("GRPC_MAX_CONNECTIONS", str(cls.grpc_max_connections))),
+            grpc_max_connection_age_seconds=float(
+                _env("GRPC_MAX_CONNECTION_AGE_SECONDS", str(cls.grpc_max_connection_age_seconds))
+            ),
+            grpc_max_connection_age_grace_seconds=float(
+                _env(
+                    "GRPC_MAX_CONNECTION_AGE_GRACE_SECONDS",
+                    str(cls.grpc_max_connection_age_grace_seconds),
+                )
             ),
             jwt_secret=_env("JWT_SECRET", cls.jwt_secret),
             log_level=_env("LOG_LEVEL", cls.log_level),

@@ -10,14 +10,30 @@ from sluice.gateway import Gateway
 from sluice.rpc import events, ingest
 from sluice.rpc.auth import Authenticator
 from sluice.rpc.health import StoreHealth
+from sluice.settings import Settings
 
 SERVICES = (ingest.SERVICE_NAME, events.SERVICE_NAME)
 
 
-def server_options(limit: int) -> list[tuple[str, int]]:
-    """The grpc.aio server options for a message limit (bench/bare_grpc.py uses them too, so
-    the transport's ceiling is measured on the same settings)."""
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+def server_options(settings: Settings) -> list[tuple[str, int]]:
+    """The grpc.aio server options (bench/bare_grpc.py uses them too, so the transport's
+    ceiling is measured on the same settings)."""
+    limit = settings.grpc_message_limit
     return [
+        # Connection bounds (Settings): a socket that never sends the HTTP/2 preface is closed
+        # after the handshake timeout instead of holding a descriptor for minutes, connections
+        # are capped, and each lives at most max age + grace.
+        ("grpc.server_handshake_timeout_ms", _ms(settings.grpc_handshake_timeout_seconds)),
+        ("grpc.max_allowed_incoming_connections", settings.grpc_max_connections),
+        ("grpc.max_connection_age_ms", _ms(settings.grpc_max_connection_age_seconds)),
+        (
+            "grpc.max_connection_age_grace_ms",
+            _ms(settings.grpc_max_connection_age_grace_seconds),
+        ),
         # Set deliberately (Settings.grpc_max_message_bytes), never grpc's 4 MiB default:
         # larger messages are refused by the transport before they are read into memory.
         ("grpc.max_receive_message_length", limit),
@@ -32,7 +48,7 @@ def server_options(limit: int) -> list[tuple[str, int]]:
 
 def create_server(gateway: Gateway) -> tuple[grpc.aio.Server, StoreHealth]:
     """The server over a gateway's services; start it, then `await health.start()`."""
-    server = grpc.aio.server(options=server_options(gateway.transport.grpc_message_limit))
+    server = grpc.aio.server(options=server_options(gateway.settings))
     authenticator = Authenticator(gateway.access, gateway.metrics)
     server.add_generic_rpc_handlers(
         (
