@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
-from sluice import strict_json
+from sluice._core import loads_strict
 from sluice.customer_import import (
     ImportReport,
     UnreadableImport,
@@ -24,9 +24,10 @@ from sluice.customer_import import (
 )
 from sluice.errors import CustomerConflict, InvalidCustomer, InvalidJson
 from sluice.keys import ApiKeys
+from sluice.model import Customer
 from sluice.registry import CustomerRegistry, document
 from sluice.settings import Settings
-from sluice.storage import Customer, Store, open_store
+from sluice.storage import Store, open_store
 
 # `customers import` reads a file's format from its extension unless --format says.
 IMPORT_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv"}
@@ -117,7 +118,7 @@ def _attribute(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep or not key.removesuffix(":"):
         raise ValueError(f"--attr {text!r}: expected key=value or key:=json")
-    return (key[:-1], strict_json.loads(value)) if key.endswith(":") else (key, value)
+    return (key[:-1], loads_strict(value.encode())) if key.endswith(":") else (key, value)
 
 
 def _customers_add(args: argparse.Namespace) -> int:

@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from sluice.errors import InvalidParameter
-from sluice.storage import EventQuery, Store, StoredEvent
+from sluice.model import EventQuery, StoredEvent
+from sluice.storage import Store
 
 MAX_PAGE = 1000
 # How long a follower waits for a wake-up before it reads the log again anyway. Commits made

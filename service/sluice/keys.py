@@ -9,7 +9,8 @@ import time
 from dataclasses import dataclass
 
 from sluice.errors import Unauthenticated
-from sluice.storage import ApiKeyRecord, Store
+from sluice.model import ApiKeyRecord
+from sluice.storage import Store
 
 TOKEN_PREFIX = "sk_"
 # Anything longer is rejected before it costs a hash or a lookup (a 100 KB header is an attack).

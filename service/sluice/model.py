@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+# One event that passed validation, ready to be claimed and stored: a named, immutable row
+# built by the Rust core (Batch.events), or in Python for events no parser produced.
+from sluice._core import EventRow as EventRow
+
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:

@@ -15,11 +15,12 @@ from sluice.errors import BatchRejected, RateLimited, StoreUnavailable
 from sluice.eventlog import EventLog
 from sluice.keys import TOKEN_PREFIX, ApiKeys, Principal, bearer_token
 from sluice.metrics import Metrics
+from sluice.model import EventRow
 from sluice.profiles import ProfileEvents, ProfileOutcome
 from sluice.ratelimit import Quota, RateLimiter
 from sluice.registry import CustomerRegistry
 from sluice.settings import Settings
-from sluice.storage import EventRow, Store
+from sluice.storage import Store
 from sluice.tokens import AccessTokens, load_secret
 
 if TYPE_CHECKING:
@@ -149,10 +150,10 @@ class Pipeline:
         now = self._clock_us()
         batch = _core.parse_vayu_batch(body, tenant, now, self.limits)
         matched: dict[str, str | None] = {}
-        for alias in dict.fromkeys(row[4] for row in batch.events):
+        for alias in dict.fromkeys(row.customer for row in batch.events):
             customer = await self.store.find_customer(tenant, alias=alias)
             matched[alias] = customer.id if customer is not None else None
-        result = IngestResult(batch, [row[0] for row in batch.events], list(batch.rejected))
+        result = IngestResult(batch, [row.index for row in batch.events], list(batch.rejected))
         return result, matched
 
     async def ingest_grpc(self, tenant: str, body: bytes) -> IngestResult:
@@ -177,13 +178,13 @@ class Pipeline:
         now = self._clock_us()
         batch = _core.parse_enso_batch(body, tenant, now, self.limits)
         rows = batch.events
-        known = await self.store.known_customer_ids(tenant, {row[4] for row in rows})
+        known = await self.store.known_customer_ids(tenant, {row.customer for row in rows})
         unknown = [
-            (row[0], UNKNOWN_CUSTOMER, "CustomerEntityId", "Customer entity not found")
+            (row.index, UNKNOWN_CUSTOMER, "CustomerEntityId", "Customer entity not found")
             for row in rows
-            if row[4] not in known
+            if row.customer not in known
         ]
-        rows = [row for row in rows if row[4] in known]
+        rows = [row for row in rows if row.customer in known]
         return await self._ingest(
             tenant, "enso", batch, now, rows=rows, extra_rejected=unknown, key_field="eventId"
         )
@@ -209,7 +210,7 @@ class Pipeline:
 
     async def ingest_profile(self, tenant: str, body: bytes, user_agent: str) -> ProfileOutcome:
         now = self._clock_us()
-        event = _core.parse_profiles_event(body, tenant, now, self.limits)
+        event = _core.parse_profiles_event(body, now, self.limits)
         return await self.profiles.ingest(tenant, event, user_agent, now)
 
     async def _ingest(
@@ -231,7 +232,7 @@ class Pipeline:
             self._count_parsed(source, batch.total, rejected)
         if batch.dry_run:
             # Validation only: the would-be accepted events are reported, nothing is claimed.
-            return IngestResult(batch, [row[0] for row in rows], sorted(rejected))
+            return IngestResult(batch, [row.index for row in rows], sorted(rejected))
         accepted, duplicates = await self._commit_rows(tenant, source, rows, now)
         rejected.extend(
             await self._duplicate_reasons(tenant, duplicates, detect_conflicts, key_field)
@@ -245,7 +246,7 @@ class Pipeline:
         """Claim keys, store durably, settle the index: (indices stored, rows that were dups)."""
         if not rows:
             return [], []
-        states = self.index.claim([row[1] for row in rows])
+        states = self.index.claim([row.key for row in rows])
         to_store: list[EventRow] = []
         claimed: list[bytes] = []
         duplicates: list[EventRow] = []
@@ -257,7 +258,7 @@ class Pipeline:
             # first writer fails is still accepted here rather than reported as a duplicate.
             to_store.append(row)
             if state == _core.CLAIMED:
-                claimed.append(row[1])
+                claimed.append(row.key)
 
         try:
             release_place = self.admission.reserve(tenant)
@@ -276,7 +277,7 @@ class Pipeline:
             if offset is None:
                 duplicates.append(row)
             else:
-                accepted.append(row[0])
+                accepted.append(row.index)
         self.metrics.child(self.metrics.events, source, "accepted").inc(len(accepted))
         self.metrics.child(self.metrics.events, source, "duplicate").inc(len(duplicates))
         return accepted, duplicates
@@ -311,7 +312,7 @@ class Pipeline:
                 self._write_outage = (until, str(error), error.retry_after)
                 self.write_failed.set()
             return
-        self.index.confirm([row[1] for row in stored])
+        self.index.confirm([row.key for row in stored])
         self._write_outage = None
         if any(offset is not None for offset in done.result()):
             self.events.appended(tenant)
@@ -323,16 +324,15 @@ class Pipeline:
         id as the dialect spells it ("ref", "id", "eventId")."""
         reasons = []
         for row in duplicates:
-            index, _key, name, id_, *_rest, content_hash = row
             reason = DUPLICATE
             if detect_conflicts:
-                stored = await self.store.get_event(tenant, name, id_)
-                if stored is not None and stored.content_hash != content_hash:
+                stored = await self.store.get_event(tenant, row.name, row.id)
+                if stored is not None and stored.content_hash != row.content_hash:
                     reason = CONFLICT
             message = (
                 "an event with this name and id was already accepted with different content"
                 if reason == CONFLICT
                 else "an event with this name and id was already accepted"
             )
-            reasons.append((index, reason, key_field, message))
+            reasons.append((row.index, reason, key_field, message))
         return reasons

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from sluice import _core
 from sluice.errors import UnknownUser
-from sluice.storage import EventQuery, EventRow, Store
+from sluice.model import EventQuery, EventRow
+from sluice.storage import Store
 
 # User agents discarded as bots by default (case-insensitive search); configurable.
 DEFAULT_BOT_PATTERN = r"bot|crawl|spider|slurp|headless|scraper|lighthouse|pingdom|phantomjs"
@@ -89,16 +90,18 @@ class ProfileEvents:
         # with no id, so each gets a fresh one.
         event_id = event.order_id if event.order_id is not None else uuid.uuid4().hex
         timestamp = event.timestamp_us
-        row: EventRow = (
-            0,
-            _core.idempotency_key(tenant, event.name, event_id),
-            event.name,
-            event_id,
-            customer,
-            timestamp,
-            None,
-            event.attributes_json,
-            _core.content_hash(event.name, customer, timestamp, None, event.attributes_json),
+        row = EventRow(
+            index=0,
+            key=_core.idempotency_key(tenant, event.name, event_id),
+            name=event.name,
+            id=event_id,
+            customer=customer,
+            timestamp_us=timestamp,
+            value=None,
+            payload=event.attributes_json,
+            content_hash=_core.content_hash(
+                event.name, customer, timestamp, None, event.attributes_json
+            ),
         )
         duplicates = await self._commit_rows(tenant, [row], now_us)
         return bool(duplicates)

@@ -21,8 +21,9 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from sluice.model import StoredEvent
 from sluice.settings import Settings
-from sluice.storage import Store, StoredEvent
+from sluice.storage import Store
 
 if TYPE_CHECKING:
     from nats.aio.client import Client

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sluice.errors import CustomerConflict, InvalidCustomer
-from sluice.storage import Customer, Store
+from sluice.model import Customer
+from sluice.storage import Store
 
 MAX_ID_LENGTH = 256
 MAX_ALIASES = 100

@@ -9,7 +9,8 @@ import pytest
 
 from sluice.errors import CustomerConflict, Unauthenticated
 from sluice.keys import ApiKeys
-from sluice.storage import Customer, Store
+from sluice.model import Customer
+from sluice.storage import Store
 from tests.storage.conftest import event_row
 
 pytestmark = pytest.mark.anyio

@@ -9,10 +9,10 @@ from typing import Any
 import grpc
 
 from sluice.eventlog import MAX_PAGE, decode_cursor, encode_cursor
+from sluice.model import EventQuery, StoredEvent
 from sluice.pipeline import Pipeline
 from sluice.rpc.auth import Context, authenticated, current_tenant
 from sluice.rpc.status import Refusal, abort_for, bad_request
-from sluice.storage import EventQuery, StoredEvent
 from sluice.v1 import events_pb2
 
 SERVICE_NAME = "sluice.v1.EventService"

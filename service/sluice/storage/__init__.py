@@ -8,12 +8,7 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from sluice.errors import CustomerConflict
-from sluice.model import ApiKeyRecord, Customer, EventQuery, StoredEvent
-
-# (index, key, name, id, customer, timestamp_us, value, payload_json, content_hash): the row
-# shape the Rust core produces for every event that passed validation.
-EventRow = tuple[int, bytes, str, str, str, int, float | None, str, bytes]
-
+from sluice.model import ApiKeyRecord, Customer, EventQuery, EventRow, StoredEvent
 
 # The api_keys columns, in ApiKeyRecord's field order: rows map to records and back by position.
 API_KEY_COLUMNS = ", ".join(field.name for field in dataclasses.fields(ApiKeyRecord))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sluice.errors import CustomerConflict
-from sluice.storage import Customer
+from sluice.model import Customer
 
 # Column order of every customer read (after the tenant).
 FIELDS = ("id", "aliases", "email", "attributes", "created_at", "updated_at")

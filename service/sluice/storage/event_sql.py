@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sluice.storage import EventQuery
+from sluice.model import EventQuery
 
 # Read in this order, a row is StoredEvent(*row).
 EVENT_COLUMNS = (

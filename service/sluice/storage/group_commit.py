@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sluice.storage import EventRow
+from sluice.model import EventRow
 
 # Rows per transaction, at most; beyond this a waiting request goes into the next group.
 MAX_GROUP_ROWS = 20_000

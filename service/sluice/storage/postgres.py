@@ -26,15 +26,8 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool
 
 from sluice.errors import CustomerConflict, StoreUnavailable
-from sluice.storage import (
-    API_KEY_COLUMNS,
-    ApiKeyRecord,
-    Customer,
-    EventQuery,
-    EventRow,
-    Store,
-    StoredEvent,
-)
+from sluice.model import ApiKeyRecord, Customer, EventQuery, EventRow, StoredEvent
+from sluice.storage import API_KEY_COLUMNS, Store
 from sluice.storage import postgres_customers as customers_sql
 from sluice.storage.event_sql import EVENT_COLUMNS, live_filters
 from sluice.storage.group_commit import PendingAppend, deliver, next_group
@@ -109,13 +102,12 @@ def _group_rows(
     first: dict[bytes, tuple[int, int]] = {}
     for job_index, job in enumerate(group):
         for row_index, row in enumerate(job.rows):
-            _index, key, name, id_, customer, timestamp, value, payload, content_hash = row
-            if key in first:
+            if row.key in first:
                 continue
-            first[key] = (job_index, row_index)
+            first[row.key] = (job_index, row_index)
             staged.append(
-                (job.tenant, id_, job.source, name, customer, timestamp, value, payload,
-                 job.received_at, key, content_hash, len(staged))
+                (job.tenant, row.id, job.source, row.name, row.customer, row.timestamp_us,
+                 row.value, row.payload, job.received_at, row.key, row.content_hash, len(staged))
             )  # fmt: skip
     return staged, first
 

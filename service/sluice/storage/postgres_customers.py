@@ -14,7 +14,7 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from sluice.errors import CustomerConflict
-from sluice.storage import Customer
+from sluice.model import Customer
 from sluice.storage.customer_batches import (
     FIELDS,
     Holdings,

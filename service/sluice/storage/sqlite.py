@@ -16,15 +16,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sluice.errors import CustomerConflict, StoreUnavailable
-from sluice.storage import (
-    API_KEY_COLUMNS,
-    ApiKeyRecord,
-    Customer,
-    EventQuery,
-    EventRow,
-    Store,
-    StoredEvent,
-)
+from sluice.model import ApiKeyRecord, Customer, EventQuery, EventRow, StoredEvent
+from sluice.storage import API_KEY_COLUMNS, Store
 from sluice.storage import sqlite_customers as customers_sql
 from sluice.storage.event_sql import EVENT_COLUMNS as _EVENT_COLUMNS
 from sluice.storage.event_sql import live_filters
@@ -425,19 +418,19 @@ def _insert_group(cursor: sqlite3.Cursor, group: Sequence[PendingAppend]) -> lis
         [
             (
                 job.tenant,
-                id_,
+                row.id,
                 job.source,
-                name,
-                customer,
-                timestamp,
-                value,
-                payload,
+                row.name,
+                row.customer,
+                row.timestamp_us,
+                row.value,
+                row.payload,
                 job.received_at,
-                key,
-                content_hash,
+                row.key,
+                row.content_hash,
             )
             for job in group
-            for _i, key, name, id_, customer, timestamp, value, payload, content_hash in job.rows
+            for row in job.rows
         ],
     )
     results: list[list[int | None]] = []
@@ -458,7 +451,7 @@ def _insert_group(cursor: sqlite3.Cursor, group: Sequence[PendingAppend]) -> lis
         )
     }
     for job in group:
-        results.append([inserted.pop((job.tenant, row[2], row[3]), None) for row in job.rows])
+        results.append([inserted.pop((job.tenant, row.name, row.id), None) for row in job.rows])
     return results
 
 

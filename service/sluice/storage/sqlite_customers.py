@@ -13,7 +13,7 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from sluice.errors import CustomerConflict
-from sluice.storage import Customer
+from sluice.model import Customer
 from sluice.storage.customer_batches import (
     FIELDS,
     Holdings,

@@ -10,10 +10,10 @@ from litestar import Request, Response, Router, delete, get, put
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, QueryParameter
 
-from sluice import strict_json
+from sluice._core import loads_strict
 from sluice.errors import InvalidJson, InvalidParameter
+from sluice.model import Customer
 from sluice.registry import MAX_PAGE, document
-from sluice.storage import Customer
 from sluice.web.auth import admit
 from sluice.web.body import read_body
 from sluice.web.errors import sluice_error
@@ -58,7 +58,7 @@ async def put_customer(
     """Create or replace a customer: `{aliases?, email?, attributes?}`; 201 when created."""
     pipeline, tenant = await admit(request)
     body = await read_body(request, pipeline)
-    fields = strict_json.loads(body) if body.strip() else {}
+    fields = loads_strict(body) if body.strip() else {}
     if not isinstance(fields, dict):
         raise InvalidJson("the request body must be a JSON object")
     customer = pipeline.customers.customer_from(fields, id=_id(customer_id))

@@ -10,11 +10,11 @@ from litestar import Request, delete, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
-from sluice import _core, strict_json
+from sluice import _core
 from sluice.errors import InvalidEvents, InvalidJson, InvalidParameter, InvalidTimestamp
 from sluice.eventlog import MAX_PAGE, decode_cursor, encode_cursor
+from sluice.model import EventQuery, StoredEvent
 from sluice.pipeline import Pipeline
-from sluice.storage import EventQuery, StoredEvent
 from sluice.web.auth import admit
 from sluice.web.body import read_body
 from sluice.web.openapi import operation_id
@@ -50,7 +50,7 @@ def render_event(event: StoredEvent) -> dict[str, Any]:
 
 
 async def _json_object(request: Request[Any, Any, Any], pipeline: Pipeline) -> dict[str, Any]:
-    parsed = strict_json.loads(await read_body(request, pipeline))
+    parsed = _core.loads_strict(await read_body(request, pipeline))
     if not isinstance(parsed, dict):
         raise InvalidJson("the request body must be a JSON object")
     return parsed
@@ -176,19 +176,17 @@ async def dry_run(request: Request[Any, Any, Any]) -> dict[str, Any]:
         "events": [
             {
                 "event": {
-                    "timestamp": iso_millis(timestamp),
-                    "customerAlias": customer,
+                    "timestamp": iso_millis(row.timestamp_us),
+                    "customerAlias": row.customer,
                     "accountId": tenant,
-                    "data": json.loads(payload),
-                    "ref": ref,
-                    "name": name,
+                    "data": json.loads(row.payload),
+                    "ref": row.id,
+                    "name": row.name,
                 },
-                "matchedCustomer": matched[customer],
+                "matchedCustomer": matched[row.customer],
                 "meterWithValues": [],
             }
-            for _i, _key, name, ref, customer, timestamp, _value, payload, _hash in (
-                result.batch.events
-            )
+            for row in result.batch.events
         ]
     }
 
