@@ -4,12 +4,11 @@ EventService)."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 
+from sluice.encoding import b64url_decode, b64url_encode
 from sluice.errors import InvalidParameter
 from sluice.model import EventQuery, StoredEvent
 from sluice.storage import Store
@@ -23,14 +22,14 @@ FOLLOW_POLL_SECONDS = 1.0
 
 def encode_cursor(after: tuple[int, int]) -> str:
     """An opaque cursor for a (timestamp, offset) keyset position."""
-    return base64.urlsafe_b64encode(f"{after[0]}:{after[1]}".encode()).decode().rstrip("=")
+    return b64url_encode(f"{after[0]}:{after[1]}".encode())
 
 
 def decode_cursor(cursor: str) -> tuple[int, int]:
     try:
-        timestamp, offset = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).split(b":")
+        timestamp, offset = b64url_decode(cursor).split(b":")
         return int(timestamp), int(offset)
-    except (ValueError, binascii.Error) as exc:
+    except ValueError as exc:  # binascii.Error is a ValueError
         raise InvalidParameter("cursor", "cursor is not one this API returned.") from exc
 
 

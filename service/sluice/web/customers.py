@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Annotated, Any
 
 from litestar import Request, Response, Router, delete, get, put
@@ -11,6 +9,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from sluice._core import loads_strict
+from sluice.encoding import b64url_decode, b64url_encode
 from sluice.errors import InvalidJson, InvalidParameter
 from sluice.model import Customer
 from sluice.registry import MAX_PAGE, document
@@ -33,14 +32,13 @@ def render(customer: Customer) -> dict[str, Any]:
 
 
 def encode_cursor(after_id: str) -> str:
-    return base64.urlsafe_b64encode(after_id.encode()).decode().rstrip("=")
+    return b64url_encode(after_id.encode())
 
 
 def decode_cursor(cursor: str) -> str:
-    padded = cursor + "=" * (-len(cursor) % 4)
     try:
-        after_id = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
-    except (ValueError, binascii.Error):  # UnicodeDecodeError is a ValueError
+        after_id = b64url_decode(cursor).decode()
+    except ValueError:  # so are binascii.Error and UnicodeDecodeError
         after_id = ""
     if not after_id:
         raise InvalidParameter("cursor", "cursor is not one this API returned.")
