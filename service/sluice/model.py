@@ -11,6 +11,15 @@ from sluice._core import EventRow as EventRow
 
 
 @dataclass(frozen=True, slots=True)
+class Quota:
+    """What the rate-limit headers say after one request."""
+
+    limit: int  # requests per second; 0 = unlimited
+    remaining: int
+    reset_after: float  # seconds until the full burst is available again
+
+
+@dataclass(frozen=True, slots=True)
 class StoredEvent:
     tenant: str
     offset: int

@@ -15,9 +15,9 @@ from sluice.errors import BatchRejected, RateLimited, StoreUnavailable
 from sluice.eventlog import EventLog
 from sluice.keys import TOKEN_PREFIX, ApiKeys, Principal, bearer_token
 from sluice.metrics import Metrics
-from sluice.model import EventRow
+from sluice.model import EventRow, Quota
 from sluice.profiles import ProfileEvents, ProfileOutcome
-from sluice.ratelimit import Quota, RateLimiter
+from sluice.ratelimit import RateLimiter
 from sluice.registry import CustomerRegistry
 from sluice.settings import Settings
 from sluice.storage import Store

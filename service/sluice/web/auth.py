@@ -12,8 +12,8 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.types import Scope
 
 from sluice.errors import RateLimited
+from sluice.model import Quota
 from sluice.pipeline import Pipeline
-from sluice.ratelimit import Quota
 from sluice.web.headers import scope_header
 
 _QUOTA = "sluice.quota"
