@@ -63,8 +63,8 @@ def check_same_outcome(bodies: list[bytes], dialect: str) -> None:
     for body in bodies:
         batch = parse(body, TENANT, corpus.NOW_US, _core.Limits())
         rows, rejected, _echoes = pure_python.parse_batch(body, TENANT, corpus.NOW_US, dialect)
-        core_rows = [(row[0], row[3], row[5], row[7]) for row in batch.events]
-        python_rows = [(row[0], row[3], row[5], row[7]) for row in rows]
+        core_rows = [(row.index, row.id, row.timestamp_us, row.payload) for row in batch.events]
+        python_rows = [(index, id_, ts, payload) for index, _, _, id_, _, ts, _, payload, _ in rows]
         assert [r[:2] for r in batch.rejected] == [r[:2] for r in rejected], dialect
         assert core_rows == python_rows, f"{dialect}: rows differ"
 

@@ -66,7 +66,17 @@ async def insert_rate(store: Any, group_rows: int, groups: int) -> float:
     payload = '{"k":"processing_duration","n":1}'
     groups_of_rows = [
         [
-            (i, key, "api_call", id_, "c1", 1_700_000_000_000_000, None, payload, key)
+            _core.EventRow(
+                index=i,
+                key=key,
+                name="api_call",
+                id=id_,
+                customer="c1",
+                timestamp_us=1_700_000_000_000_000,
+                value=None,
+                payload=payload,
+                content_hash=key,
+            )
             for i in range(group_rows)
             for id_ in [f"g{group}-{i}"]
             for key in [_core.idempotency_key("bench", "api_call", id_)]

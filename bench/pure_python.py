@@ -2,7 +2,8 @@
 
 orjson parses, Python checks each field by the core's rules, hashlib makes the 128-bit keys
 and content hashes, and each event is re-serialized for the echo (orjson gives no spans).
-It produces the same rows as `_core.Batch.events`, so both sides do the same job.
+It produces the same rows as `_core.Batch.events` (as plain tuples, in `EventRow`'s field
+order), so both sides do the same job.
 """
 
 from __future__ import annotations

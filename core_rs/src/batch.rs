@@ -5,10 +5,10 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use crate::error::CoreError;
+use crate::error::{CoreError, FieldError};
+use crate::idempotency;
 use crate::index::KeyHasherBuilder;
 use crate::json::{self, Value};
-use crate::keys;
 use crate::limits::{Limits, MAX_DEPTH_CEILING, MAX_FIELD_BYTES};
 use crate::timestamp;
 
@@ -70,8 +70,8 @@ impl EventRow {
 
 // Row texts are handed back to the thread that is building batches instead of freed: a batch
 // frees a thousand of them at once, and glibc then trims the top of its heap and takes page
-// faults to grow it back for the next batch (bench_core: 0.78M instead of 1.25M events/s
-// until something in the process happened to raise glibc's trim threshold).
+// faults to grow it back for the next batch (a large loss in bench_core, until something in
+// the process happened to raise glibc's trim threshold).
 thread_local! {
     static SPARE_TEXTS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
 }
@@ -112,47 +112,6 @@ impl Drop for EventRow {
     }
 }
 
-#[cfg(test)]
-mod spare_text_tests {
-    use super::*;
-
-    fn row(text: String) -> EventRow {
-        EventRow {
-            index: 0,
-            key: 0,
-            timestamp_us: 0,
-            value: None,
-            content_hash: 0,
-            text,
-            ends: [0; 3],
-        }
-    }
-
-    fn spares() -> usize {
-        SPARE_TEXTS.with(|spare| spare.borrow().len())
-    }
-
-    #[test]
-    fn a_dropped_rows_text_is_the_next_rows_text() {
-        let mut text = row_text(100);
-        text.push_str("api_call");
-        let kept = spares();
-        drop(row(text));
-        assert_eq!(spares(), kept + 1);
-        let again = row_text(50);
-        assert_eq!(spares(), kept);
-        assert!(again.is_empty() && again.capacity() >= 100);
-    }
-
-    #[test]
-    fn big_texts_are_freed_not_kept() {
-        let kept = spares();
-        drop(row(String::with_capacity(MAX_SPARE_CAPACITY + 1)));
-        drop(row(String::new()));
-        assert_eq!(spares(), kept);
-    }
-}
-
 impl std::fmt::Debug for EventRow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EventRow")
@@ -187,22 +146,6 @@ pub struct Batch {
     /// `[start, end)` byte range of every event element of a JSON body.
     pub spans: Vec<(usize, usize)>,
     pub dry_run: bool,
-}
-
-/// Why one event is invalid: the field as the dialect spells it, and a short sentence.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    pub field: &'static str,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            field,
-            message: message.into(),
-        }
-    }
 }
 
 pub(crate) const TIMESTAMP: &str = "timestamp";
@@ -405,7 +348,7 @@ pub fn row_content_hash(
         ));
     }
     let canonical = json::to_canonical(&payload);
-    Ok(keys::content_hash(
+    Ok(idempotency::content_hash(
         name,
         customer,
         timestamp_us,
@@ -496,8 +439,8 @@ impl<'t> BatchBuilder<'t> {
             Some(payload) => json::write_canonical(payload, &mut self.canonical),
             None => self.canonical.push_str(EMPTY_OBJECT),
         }
-        let key = keys::idempotency_key(self.tenant, event.name, &event.id);
-        let content_hash = keys::content_hash(
+        let key = idempotency::idempotency_key(self.tenant, event.name, &event.id);
+        let content_hash = idempotency::content_hash(
             event.name,
             event.customer,
             event.timestamp_us,

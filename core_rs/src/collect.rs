@@ -6,11 +6,11 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use crate::batch::{
-    Batch, BatchBuilder, FieldError, NOT_AN_OBJECT, Repeat, TIMESTAMP, ValidEvent,
-    check_event_count, check_length, check_not_future, events_error, is_type_name, optional_object,
-    optional_text, parse_body, present,
+    Batch, BatchBuilder, NOT_AN_OBJECT, Repeat, TIMESTAMP, ValidEvent, check_event_count,
+    check_length, check_not_future, events_error, is_type_name, optional_object, optional_text,
+    parse_body, present,
 };
-use crate::error::CoreError;
+use crate::error::{CoreError, FieldError};
 use crate::json::Value;
 use crate::limits::Limits;
 use crate::timestamp;

@@ -3,12 +3,12 @@
 use std::borrow::Cow;
 
 use crate::batch::{
-    Batch, FieldError, NOT_AN_OBJECT, NOT_FINITE, Repeat, ValidEvent, check_event_count,
-    identifier, json_batch, optional_object, optional_text, parse_body, present, timestamp_member,
+    Batch, NOT_AN_OBJECT, NOT_FINITE, Repeat, ValidEvent, check_event_count, identifier,
+    json_batch, optional_object, optional_text, parse_body, present, timestamp_member,
 };
-use crate::error::CoreError;
+use crate::error::{CoreError, FieldError};
+use crate::idempotency;
 use crate::json::{self, Value};
-use crate::keys;
 use crate::limits::Limits;
 
 const EVENTS: &str = "events";
@@ -102,7 +102,7 @@ fn finite_value<'v>(event: &'v Value<'_>) -> Result<(f64, &'v str), FieldError> 
 /// The id of a record sent without one: the same measurement always gets the same id.
 fn derived_event_id(metric: &str, value_text: &str, timestamp_us: i64, customer: &str) -> String {
     let value = json::canonical_number(value_text);
-    let hash = keys::measurement_id(metric, &value, timestamp_us, customer);
+    let hash = idempotency::measurement_id(metric, &value, timestamp_us, customer);
     format!("enso-{hash:032x}")
 }
 

@@ -1,8 +1,8 @@
-//! The one error type of the core; python.rs maps each variant to its Python exception.
+//! The core's errors: `CoreError` for a whole request (python/errors.rs maps each variant to
+//! its Python exception) and `FieldError` for one field of one event.
 
 use std::fmt;
 
-use crate::batch::FieldError;
 use crate::json::JsonError;
 
 /// A whole-request failure (per-event problems are rejections, not errors).
@@ -59,6 +59,22 @@ impl std::error::Error for CoreError {}
 impl From<JsonError> for CoreError {
     fn from(err: JsonError) -> Self {
         Self::InvalidJson(err)
+    }
+}
+
+/// Why one event is invalid: the field as the dialect spells it, and a short sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::error::CoreError;
-use crate::keys::{self, KEY_BYTES};
+use crate::idempotency::{self, KEY_BYTES};
 
 /// The state of one key after `claim`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +82,7 @@ impl IdempotencyIndex {
                 bytes.len()
             )));
         }
-        self.load(blocks.iter().copied().map(keys::key_from_array));
+        self.load(blocks.iter().copied().map(idempotency::key_from_array));
         Ok(())
     }
 
@@ -236,8 +236,8 @@ mod tests {
     fn load_bytes_reads_big_endian_keys() {
         let index = IdempotencyIndex::new();
         let mut bytes = Vec::new();
-        bytes.extend_from_slice(&keys::key_to_bytes(42));
-        bytes.extend_from_slice(&keys::key_to_bytes(u128::MAX));
+        bytes.extend_from_slice(&idempotency::key_to_bytes(42));
+        bytes.extend_from_slice(&idempotency::key_to_bytes(u128::MAX));
         assert!(index.load_bytes(&bytes).is_ok());
         assert_eq!(
             index.claim(&[42, u128::MAX, 43]),

@@ -7,10 +7,10 @@ use prost::Message;
 use prost_types::value::Kind;
 
 use crate::batch::{
-    Batch, BatchBuilder, FieldError, NOT_FINITE, Repeat, TIMESTAMP, ValidEvent, check_body_size,
+    Batch, BatchBuilder, NOT_FINITE, Repeat, TIMESTAMP, ValidEvent, check_body_size,
     check_event_count, check_not_future, required_text,
 };
-use crate::error::CoreError;
+use crate::error::{CoreError, FieldError};
 use crate::json::{self, Value};
 use crate::limits::Limits;
 

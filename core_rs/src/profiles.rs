@@ -6,7 +6,6 @@ use crate::batch::{
 };
 use crate::error::CoreError;
 use crate::json::{self, Value};
-use crate::keys;
 use crate::limits::Limits;
 use crate::timestamp;
 
@@ -31,17 +30,14 @@ pub struct ProfileEvent {
     pub name: String,
     /// A confirmation's `orderId` (a number is kept as its canonical text).
     pub order_id: Option<String>,
-    /// The idempotency key of a confirmation: ("confirmation", orderId) in the tenant.
-    pub key: Option<u128>,
     /// Compact JSON object: the type's object (for `generic`, the inner object).
     pub attributes_json: String,
     pub timestamp_us: i64,
 }
 
-/// Parses and validates a profiles body for `tenant` at time `now_us`.
+/// Parses and validates a profiles body received at time `now_us`.
 pub fn parse_profiles_event(
     body: &[u8],
-    tenant: &str,
     now_us: i64,
     limits: &Limits,
 ) -> Result<ProfileEvent, CoreError> {
@@ -61,14 +57,12 @@ pub fn parse_profiles_event(
         CONFIRMATION => (kind.to_owned(), attributes, Some(order_id(attributes)?)),
         _ => (kind.to_owned(), attributes, None),
     };
-    let key = (order_id.as_deref()).map(|id| keys::idempotency_key(tenant, &name, id));
     Ok(ProfileEvent {
         user_field,
         user: user.to_owned(),
         kind: kind.to_owned(),
         name,
         order_id,
-        key,
         attributes_json: json::to_compact(attributes),
         timestamp_us: event_time(attributes, now_us, limits),
     })

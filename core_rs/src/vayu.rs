@@ -3,10 +3,10 @@
 use std::borrow::Cow;
 
 use crate::batch::{
-    Batch, FieldError, NOT_AN_OBJECT, Repeat, ValidEvent, check_event_count, events_error,
-    json_batch, optional_object, parse_body, required_text, timestamp_member,
+    Batch, NOT_AN_OBJECT, Repeat, ValidEvent, check_event_count, events_error, json_batch,
+    optional_object, parse_body, required_text, timestamp_member,
 };
-use crate::error::CoreError;
+use crate::error::{CoreError, FieldError};
 use crate::json::{self, Value};
 use crate::limits::Limits;
 

@@ -1,6 +1,6 @@
 """Type stubs for the Rust extension `sluice._core` (checked against the binary by stubtest)."""
 
-from typing import Final, final
+from typing import Any, Final, final
 
 __all__ = [
     "CLAIMED",
@@ -21,6 +21,7 @@ __all__ = [
     "ProfileEvent",
     "content_hash",
     "idempotency_key",
+    "loads_strict",
     "parse_collect_batch",
     "parse_enso_batch",
     "parse_ingest_request",
@@ -68,21 +69,65 @@ class InvalidTimestamp(CoreError):
 
 @final
 class Limits:
-    max_body_bytes: int
-    max_events: int
-    max_depth: int
-    max_future_us: int
-    def __init__(
-        self,
+    """Request limits, checked when constructed (ValueError) and read-only after."""
+
+    def __new__(
+        cls,
+        *,
         max_body_bytes: int = 262_144,
         max_events: int = 1000,
         max_depth: int = 64,
         max_future_us: int = 3_600_000_000,
-    ) -> None: ...
+    ) -> Limits: ...
+    @property
+    def max_body_bytes(self) -> int: ...
+    @property
+    def max_events(self) -> int: ...
+    @property
+    def max_depth(self) -> int: ...
+    @property
+    def max_future_us(self) -> int: ...
 
-# One accepted-by-validation event, ready to be claimed and stored:
-# (index, key, name, id, customer, timestamp_us, value, payload_json, content_hash)
-EventRow = tuple[int, bytes, str, str, str, int, float | None, str, bytes]
+@final
+class EventRow:
+    """One event that passed validation, ready to be claimed and stored. Immutable."""
+
+    def __new__(
+        cls,
+        *,
+        index: int,
+        key: bytes,
+        name: str,
+        id: str,
+        customer: str,
+        timestamp_us: int,
+        value: float | None,
+        payload: str,
+        content_hash: bytes,
+    ) -> EventRow:
+        """A row made in Python; ValueError unless `key` and `content_hash` are 16 bytes."""
+    @property
+    def index(self) -> int:
+        """Position in the request's event list."""
+    @property
+    def key(self) -> bytes:
+        """16-byte idempotency key of (tenant, name, id)."""
+    @property
+    def name(self) -> str: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def customer(self) -> str: ...
+    @property
+    def timestamp_us(self) -> int: ...
+    @property
+    def value(self) -> float | None: ...
+    @property
+    def payload(self) -> str:
+        """Compact JSON object text, keys in the order the client sent them."""
+    @property
+    def content_hash(self) -> bytes:
+        """16-byte hash of what the client sent, to tell a retry from a conflict."""
 
 @final
 class Batch:
@@ -150,9 +195,6 @@ class ProfileEvent:
     def order_id(self) -> str | None:
         """A confirmation's orderId (a number as its canonical text); None for other types."""
     @property
-    def key(self) -> bytes | None:
-        """A confirmation's 16-byte idempotency key of ("confirmation", orderId); else None."""
-    @property
     def attributes_json(self) -> str:
         """Compact JSON object of the type's object (for `generic`, the inner object)."""
     @property
@@ -160,7 +202,7 @@ class ProfileEvent:
         """The attributes' `timestamp` if a valid RFC 3339 date-time within the future window,
         else now_us."""
 
-def parse_profiles_event(body: bytes, tenant: str, now_us: int, limits: Limits) -> ProfileEvent:
+def parse_profiles_event(body: bytes, now_us: int, limits: Limits) -> ProfileEvent:
     """Parse and validate a profiles `POST /v1/event/` body. Releases the GIL while it works.
 
     Every problem raises (InvalidBatch with `param` "user", "event", "event_name" or "orderId").
@@ -172,6 +214,11 @@ def parse_ingest_request(body: bytes, tenant: str, now_us: int, limits: Limits) 
 def parse_ingest_stream_request(body: bytes, tenant: str, now_us: int, limits: Limits) -> Batch:
     """Decode and validate one serialized sluice.v1.IngestStreamRequest (the batch carries its
     sequence). Same checks and errors as parse_ingest_request. Releases the GIL while it works."""
+
+def loads_strict(data: bytes) -> Any:
+    """The value of a strict RFC 8259 JSON document, as `json.loads` would give it, under the
+    request parsers' rules: UTF-8 only, no NaN/Infinity, no duplicate keys, numbers of at most
+    1000 characters (floats finite), nesting of at most 64 levels. InvalidJson otherwise."""
 
 def parse_timestamp(text: str) -> int:
     """RFC 3339 / ISO 8601 date-time -> UTC microseconds since the epoch (no offset means UTC)."""

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 from sluice.api_keys import TOKEN_PREFIX, ApiKeys, Principal, bearer_token
 from sluice.errors import RateLimited
 from sluice.metrics import Metrics
-from sluice.ratelimit import Quota, RateLimiter
+from sluice.model import Quota
+from sluice.ratelimit import RateLimiter
 from sluice.tokens import AccessTokens
 
 if TYPE_CHECKING:

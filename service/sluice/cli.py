@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
-from sluice import datadir, strict_json
+from sluice import datadir
 from sluice.access import revocation_delay
 from sluice.api_keys import ApiKeys
 from sluice.customer_import import (
@@ -24,6 +24,7 @@ from sluice.customer_import import (
     import_customers,
     jsonl_records,
 )
+from sluice.documents import loads_strict
 from sluice.errors import CustomerConflict, InvalidCustomer, InvalidJson
 from sluice.model import Customer
 from sluice.registry import CustomerRegistry, document
@@ -123,7 +124,7 @@ def _attribute(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep or not key.removesuffix(":"):
         raise ValueError(f"--attr {text!r}: expected key=value or key:=json")
-    return (key[:-1], strict_json.loads(value)) if key.endswith(":") else (key, value)
+    return (key[:-1], loads_strict(value.encode())) if key.endswith(":") else (key, value)
 
 
 def _customers_add(args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from sluice import strict_json
+from sluice.documents import loads_strict
 from sluice.errors import InvalidCustomer, InvalidJson
 from sluice.model import Customer
 from sluice.registry import FIELDS, CustomerRegistry
@@ -73,7 +73,7 @@ def jsonl_records(stream: BinaryIO, limit: int) -> Iterator[Record]:
             yield number, f"the line is longer than {limit} bytes"
         elif line.strip():
             try:
-                fields = strict_json.loads(line)
+                fields = loads_strict(line)
             except InvalidJson as exc:
                 yield number, f"not JSON: {exc}"
                 continue
@@ -139,7 +139,7 @@ def _csv_fields(cells: dict[str, str]) -> dict[str, Any] | str:
     ]
     if attributes := cells.get("attributes", "").strip():
         try:
-            fields["attributes"] = strict_json.loads(attributes)
+            fields["attributes"] = loads_strict(attributes.encode())
         except InvalidJson as exc:
             return f"attributes are not JSON: {exc}"
     return fields

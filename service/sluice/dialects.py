@@ -81,13 +81,15 @@ class Dialects:
             tenant: str, rows: Sequence[EventRow]
         ) -> tuple[list[EventRow], list[Rejection]]:
             """Enso: each record's CustomerEntityId must be a customer of the tenant."""
-            known = await customers.known_customer_ids(tenant, {row[4] for row in rows})
+            known = await customers.known_customer_ids(tenant, {row.customer for row in rows})
             unknown = [
-                Rejection(row[0], UNKNOWN_CUSTOMER, "CustomerEntityId", "Customer entity not found")
+                Rejection(
+                    row.index, UNKNOWN_CUSTOMER, "CustomerEntityId", "Customer entity not found"
+                )
                 for row in rows
-                if row[4] not in known
+                if row.customer not in known
             ]
-            return [row for row in rows if row[4] in known], unknown
+            return [row for row in rows if row.customer in known], unknown
 
         return cls(
             vayu=Dialect("vayu", vayu, "ref", "Event ref already exists."),

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from sluice._core import CoreError, InvalidBatch, InvalidJson, InvalidTimestamp, PayloadTooLarge
-
-if TYPE_CHECKING:
-    from sluice.ratelimit import Quota
+from sluice.model import Quota
 
 __all__ = [
     "BatchRejected",

@@ -4,13 +4,12 @@ EventService)."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from sluice._core import parse_timestamp
+from sluice.encoding import b64url_decode, b64url_encode
 from sluice.errors import InvalidParameter
 from sluice.model import EventQuery, StoredEvent
 from sluice.storage import EventStore
@@ -26,7 +25,7 @@ FOLLOW_POLL_SECONDS = 1.0
 
 def encode_cursor(after: tuple[int, int]) -> str:
     """An opaque cursor for a (timestamp, offset) keyset position."""
-    return base64.urlsafe_b64encode(f"{after[0]}:{after[1]}".encode()).decode().rstrip("=")
+    return b64url_encode(f"{after[0]}:{after[1]}".encode())
 
 
 # The store's integers are signed 64-bit: a cursor naming a position beyond them is not ours.
@@ -35,9 +34,9 @@ _INT64 = range(-(2**63), 2**63)
 
 def decode_cursor(cursor: str) -> tuple[int, int]:
     try:
-        timestamp, offset = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).split(b":")
+        timestamp, offset = b64url_decode(cursor).split(b":")
         after = int(timestamp), int(offset)
-    except (ValueError, binascii.Error) as exc:
+    except ValueError as exc:  # binascii.Error is a ValueError
         raise InvalidParameter("cursor", "cursor is not one this API returned.") from exc
     if after[0] not in _INT64 or after[1] not in _INT64:
         raise InvalidParameter("cursor", "cursor is not one this API returned.")

@@ -57,7 +57,7 @@ class IngestService:
             rejected.extend(screened_out)
         if batch.dry_run:
             # Validation only: the would-be accepted events are reported, nothing is claimed.
-            return IngestOutcome(batch, [row[0] for row in rows], sorted(rejected))
+            return IngestOutcome(batch, [row.index for row in rows], sorted(rejected))
         self._count_parsed(dialect.source, batch.total, rejected)
         if dialect.refuse_batch is not None:
             invalid = [rejection for rejection in rejected if rejection.reason == INVALID]
@@ -75,7 +75,7 @@ class IngestService:
         """
         batch = dialect.parse(body, tenant, self._clock_us(), "")
         rejected = [Rejection(*rejection) for rejection in batch.rejected]
-        return IngestOutcome(batch, [row[0] for row in batch.events], rejected)
+        return IngestOutcome(batch, [row.index for row in batch.events], rejected)
 
     async def commit(
         self, tenant: str, source: str, rows: Sequence[EventRow], now: int
@@ -83,7 +83,7 @@ class IngestService:
         """Claim keys, store durably, settle the index: (indices stored, rows that were dups)."""
         if not rows:
             return [], []
-        states = self._index.claim([row[1] for row in rows])
+        states = self._index.claim([row.key for row in rows])
         to_store: list[EventRow] = []
         claimed: list[bytes] = []
         duplicates: list[EventRow] = []
@@ -95,7 +95,7 @@ class IngestService:
             # first writer fails is still accepted here rather than reported as a duplicate.
             to_store.append(row)
             if state == _core.CLAIMED:
-                claimed.append(row[1])
+                claimed.append(row.key)
 
         try:
             release_place = self._admission.reserve(tenant)
@@ -114,7 +114,7 @@ class IngestService:
             if offset is None:
                 duplicates.append(row)
             else:
-                accepted.append(row[0])
+                accepted.append(row.index)
         self._metrics.child(self._metrics.events, source, "accepted").inc(len(accepted))
         self._metrics.child(self._metrics.events, source, "duplicate").inc(len(duplicates))
         return accepted, duplicates
@@ -140,7 +140,7 @@ class IngestService:
             if isinstance(error, StoreUnavailable):
                 self._readiness.write_refused(error)
             return
-        self._index.confirm([row[1] for row in stored])
+        self._index.confirm([row.key for row in stored])
         self._readiness.write_succeeded()
         if any(offset is not None for offset in done.result()):
             self._log.appended(tenant)
@@ -151,15 +151,14 @@ class IngestService:
         """A rejection for each event whose key the store already holds."""
         rejections = []
         for row in duplicates:
-            index, _key, name, id_, *_rest, content_hash = row
             if dialect.conflict_message is not None:
-                stored = await self._store.get_event(tenant, name, id_)
-                if stored is not None and stored.content_hash != content_hash:
+                stored = await self._store.get_event(tenant, row.name, row.id)
+                if stored is not None and stored.content_hash != row.content_hash:
                     rejections.append(
-                        Rejection(index, CONFLICT, dialect.key_field, dialect.conflict_message)
+                        Rejection(row.index, CONFLICT, dialect.key_field, dialect.conflict_message)
                     )
                     continue
             rejections.append(
-                Rejection(index, DUPLICATE, dialect.key_field, dialect.duplicate_message)
+                Rejection(row.index, DUPLICATE, dialect.key_field, dialect.duplicate_message)
             )
         return rejections

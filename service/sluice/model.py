@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sluice._core import Batch
+# One event that passed validation, ready to be claimed and stored: a named, immutable row
+# built by the Rust core (Batch.events), or in Python for events no parser produced.
+from sluice._core import Batch, EventRow
 
 __all__ = [
     "CONFLICT",
@@ -18,13 +20,19 @@ __all__ = [
     "EventQuery",
     "EventRow",
     "IngestOutcome",
+    "Quota",
     "Rejection",
     "StoredEvent",
 ]
 
-# (index, key, name, id, customer, timestamp_us, value, payload_json, content_hash): the row
-# the core produces for every event that passed validation.
-EventRow = tuple[int, bytes, str, str, str, int, float | None, str, bytes]
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """What the rate-limit headers say after one request."""
+
+    limit: int  # requests per second; 0 = unlimited
+    remaining: int
+    reset_after: float  # seconds until the full burst is available again
 
 
 @dataclass(frozen=True, slots=True)

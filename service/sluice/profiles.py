@@ -60,7 +60,7 @@ class ProfileEvents:
         """Parse one profiles request and apply it: stored, merged into the profile, or
         discarded (with why)."""
         now_us = self._clock_us()
-        event = _core.parse_profiles_event(body, tenant, now_us, self._limits)
+        event = _core.parse_profiles_event(body, now_us, self._limits)
         field = event.user_field
         if self._bots is not None and self._bots.search(user_agent):
             return ProfileOutcome(field, "Events from bots are discarded")
@@ -99,16 +99,18 @@ class ProfileEvents:
         # with no id, so each gets a fresh one.
         event_id = event.order_id if event.order_id is not None else uuid.uuid4().hex
         timestamp = event.timestamp_us
-        row: EventRow = (
-            0,
-            _core.idempotency_key(tenant, event.name, event_id),
-            event.name,
-            event_id,
-            customer,
-            timestamp,
-            None,
-            event.attributes_json,
-            _core.content_hash(event.name, customer, timestamp, None, event.attributes_json),
+        row = EventRow(
+            index=0,
+            key=_core.idempotency_key(tenant, event.name, event_id),
+            name=event.name,
+            id=event_id,
+            customer=customer,
+            timestamp_us=timestamp,
+            value=None,
+            payload=event.attributes_json,
+            content_hash=_core.content_hash(
+                event.name, customer, timestamp, None, event.attributes_json
+            ),
         )
         _stored, duplicates = await self._commit_rows(tenant, "profiles", [row], now_us)
         return bool(duplicates)

@@ -12,21 +12,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from sluice.errors import RateLimited
+from sluice.model import Quota
 
 BURST_SECONDS = 1.0
 _MAX_KEYS = 100_000  # forget idle keys beyond this many rather than grow without bound
-
-
-@dataclass(frozen=True, slots=True)
-class Quota:
-    """What the rate-limit headers say after one request."""
-
-    limit: int  # requests per second; 0 = unlimited
-    remaining: int
-    reset_after: float  # seconds until the full burst is available again
 
 
 UNLIMITED = Quota(0, 0, 0.0)

@@ -15,7 +15,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from sluice.ratelimit import BURST_SECONDS, UNLIMITED, Quota, RateLimiter, quota_after
+from sluice.model import Quota
+from sluice.ratelimit import BURST_SECONDS, UNLIMITED, RateLimiter, quota_after
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,6 @@ Vayu's own SDK decodes `exp` from the token to refresh it, so it must be a real 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -16,18 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sluice.encoding import b64url_decode, b64url_encode
 from sluice.errors import Unauthenticated
 
 ACCESS_TOKEN_SECONDS = 3600
 _HEADER = {"alg": "HS256", "typ": "JWT"}
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def load_secret(data_dir: Path, configured: str) -> bytes:
@@ -59,15 +51,16 @@ class AccessTokens:
         self._clock = clock
 
     def _sign(self, signing_input: str) -> str:
-        return _b64(hmac.new(self._secret, signing_input.encode(), hashlib.sha256).digest())
+        digest = hmac.new(self._secret, signing_input.encode(), hashlib.sha256).digest()
+        return b64url_encode(digest)
 
     def mint(self, key_id: str, tenant: str) -> str:
         now = int(self._clock())
         claims = {"sub": key_id, "tenant": tenant, "iat": now, "exp": now + ACCESS_TOKEN_SECONDS}
         signing_input = (
-            _b64(json.dumps(_HEADER, separators=(",", ":")).encode())
+            b64url_encode(json.dumps(_HEADER, separators=(",", ":")).encode())
             + "."
-            + _b64(json.dumps(claims, separators=(",", ":")).encode())
+            + b64url_encode(json.dumps(claims, separators=(",", ":")).encode())
         )
         return f"{signing_input}.{self._sign(signing_input)}"
 
@@ -80,8 +73,8 @@ class AccessTokens:
         if not hmac.compare_digest(self._sign(f"{header_part}.{claims_part}"), signature):
             raise Unauthenticated("Invalid access token.")
         try:
-            header = json.loads(_unb64(header_part))
-            claims: dict[str, Any] = json.loads(_unb64(claims_part))
+            header = json.loads(b64url_decode(header_part))
+            claims: dict[str, Any] = json.loads(b64url_decode(claims_part))
         except ValueError as exc:
             raise Unauthenticated("Invalid access token.") from exc
         if header.get("alg") != "HS256" or not isinstance(claims.get("sub"), str):

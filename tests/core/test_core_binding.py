@@ -30,18 +30,20 @@ def test_vayu_seed_event() -> None:
     batch = core.parse_vayu_batch(body, "default", NOW, core.Limits())
     assert (batch.total, batch.rejected, batch.dry_run) == (1, [], False)
     [row] = batch.events
-    index, key, name, id_, customer, ts, value, payload, content_hash = row
-    assert (index, name, id_, customer, value) == (
+    assert (row.index, row.name, row.id, row.customer, row.value) == (
         0,
         "api_call",
         SEED_EVENT["ref"],
         "customer_12345",
         None,
     )
-    assert ts == 1_694_629_543_511_000
-    assert json.loads(payload) == SEED_EVENT["data"]
-    assert key == core.idempotency_key("default", "api_call", id_)
-    assert len(key) == len(content_hash) == 16
+    assert row.timestamp_us == 1_694_629_543_511_000
+    assert json.loads(row.payload) == SEED_EVENT["data"]
+    assert row.key == core.idempotency_key("default", "api_call", row.id)
+    assert len(row.key) == len(row.content_hash) == 16
+    assert "EventRow(index=0, name='api_call'" in repr(row)
+    with pytest.raises(AttributeError):
+        row.name = "other"  # type: ignore[misc]
     [(start, end)] = batch.spans
     assert json.loads(body[start:end]) == SEED_EVENT
 
@@ -91,7 +93,15 @@ def test_ingest_request() -> None:
     body = b"\x0a" + bytes([len(event)]) + event + b"\x10\x01"
     batch = core.parse_ingest_request(body, "t", NOW, core.Limits())
     assert batch.dry_run and batch.spans == []
-    assert batch.events[0][2:8] == ("n", "e1", "c", NOW, None, "{}")
+    [row] = batch.events
+    assert (row.name, row.id, row.customer, row.timestamp_us, row.value, row.payload) == (
+        "n",
+        "e1",
+        "c",
+        NOW,
+        None,
+        "{}",
+    )
     with pytest.raises(core.InvalidBatch, match="malformed IngestRequest"):
         core.parse_ingest_request(b"\xff\xff", "t", NOW, core.Limits())
 
@@ -108,11 +118,30 @@ def test_limits() -> None:
     limits = core.Limits(max_events=2)
     assert (limits.max_body_bytes, limits.max_events, limits.max_depth) == (262_144, 2, 64)
     assert limits.max_future_us == 3_600_000_000
-    limits.max_depth = 10
-    assert limits.max_depth == 10
+    deeper = core.Limits(max_events=2, max_depth=10)
+    assert (deeper.max_events, deeper.max_depth) == (2, 10)
     with pytest.raises(ValueError):
-        limits.max_depth = 0
-    assert limits.max_depth == 10
+        core.Limits(max_depth=0)
+    with pytest.raises(AttributeError):  # settled once, when constructed
+        limits.max_depth = 10  # type: ignore[misc]
+    assert limits.max_depth == 64
+
+
+def test_rows_made_in_python() -> None:
+    key = core.idempotency_key("t", "n", "i")
+    fields = {"index": 0, "key": key, "name": "n", "id": "i", "customer": "c"}
+    row = core.EventRow(
+        **fields, timestamp_us=NOW, value=None, payload="{}", content_hash=bytes(16)
+    )
+    assert (row.index, row.key, row.name, row.id, row.customer) == tuple(fields.values())
+    assert (row.timestamp_us, row.value, row.payload, row.content_hash) == (
+        NOW,
+        None,
+        "{}",
+        bytes(16),
+    )
+    with pytest.raises(ValueError, match="content_hash must be 16 bytes"):
+        core.EventRow(**fields, timestamp_us=NOW, value=1.5, payload="{}", content_hash=b"x")
 
 
 def test_index() -> None:

@@ -41,24 +41,26 @@ def collect(value: object, allowed: list[str] | None = None) -> core.Batch:
 
 
 def profiles(value: object) -> core.ProfileEvent:
-    return core.parse_profiles_event(body(value), "t", NOW, core.Limits())
+    return core.parse_profiles_event(body(value), NOW, core.Limits())
 
 
 def test_enso_seed_example() -> None:
     batch = enso(ENSO_SEED)
     assert (batch.total, batch.rejected, len(batch.spans)) == (1, [], 1)
-    [(index, key, name, id_, customer, ts, value, payload, content_hash)] = batch.events
-    assert (index, name, id_, customer, value) == (
+    [row] = batch.events
+    assert (row.index, row.name, row.id, row.customer, row.value) == (
         0,
         "api_calls",
         "evt_1",
         "ent_6CsgzAdRgTlzT_9O",
         123.0,
     )
-    assert ts == core.parse_timestamp("2023-11-07T05:31:56Z")
-    assert payload == '{"metadata":{},"JobId":"job_xI_wWRvcLpZzhiJF"}'
-    assert key == core.idempotency_key("t", "api_calls", "evt_1")
-    assert content_hash == core.content_hash(name, customer, ts, value, payload)
+    assert row.timestamp_us == core.parse_timestamp("2023-11-07T05:31:56Z")
+    assert row.payload == '{"metadata":{},"JobId":"job_xI_wWRvcLpZzhiJF"}'
+    assert row.key == core.idempotency_key("t", "api_calls", "evt_1")
+    assert row.content_hash == core.content_hash(
+        row.name, row.customer, row.timestamp_us, row.value, row.payload
+    )
 
 
 def test_enso_rejections_and_derived_ids() -> None:
@@ -76,7 +78,7 @@ def test_enso_rejections_and_derived_ids() -> None:
         }
     )
     [row] = batch.events
-    assert re.fullmatch(r"enso-[0-9a-f]{32}", row[3])
+    assert re.fullmatch(r"enso-[0-9a-f]{32}", row.id)
     assert [(i, reason, field) for i, reason, field, _ in batch.rejected] == [
         (1, core.DUPLICATE, "eventId"),
         (2, core.INVALID, "value"),
@@ -126,15 +128,15 @@ def test_collect_seed_shape() -> None:
     batch = collect(request)
     assert batch.rejected == []
     first, second = batch.events
-    assert UUID4.fullmatch(first[3])
-    assert (first[2], first[4], first[5]) == ("page_view", "u1", NOW)
-    assert json.loads(first[7]) == {
+    assert UUID4.fullmatch(first.id)
+    assert (first.name, first.customer, first.timestamp_us) == ("page_view", "u1", NOW)
+    assert json.loads(first.payload) == {
         "properties": {"path": "/"},
         "attributes": {"ab": "b"},
         "messageheader": {"appVersion": "1.2.0"},
         "pingId": PING,
     }
-    assert (second[2], second[3], second[5]) == ("click", "e2", 1_694_629_543_511_000)
+    assert (second.name, second.id, second.timestamp_us) == ("click", "e2", 1_694_629_543_511_000)
 
 
 def test_collect_rejections_and_allow_list() -> None:
@@ -172,7 +174,7 @@ def test_profiles_seed_examples() -> None:
         "update",
         "update",
     )
-    assert (update.order_id, update.key, update.timestamp_us) == (None, None, NOW)
+    assert (update.order_id, update.timestamp_us) == (None, NOW)
     assert update.attributes_json == '{"firstname":"a"}'
 
     generic = profiles(
@@ -193,7 +195,7 @@ def test_profiles_seed_examples() -> None:
 def test_profiles_confirmation() -> None:
     event = profiles({"user": {"_id": "u1"}, "event": {"confirmation": {"orderId": 42}}})
     assert event.order_id == "42"
-    assert event.key == core.idempotency_key("t", "confirmation", "42")
+    assert event.name == "confirmation"  # the key is (name, order_id), as for any event
     assert "confirmation" in repr(event)
 
 
@@ -245,7 +247,7 @@ def test_size_and_json_errors_everywhere(raw: bytes, error: type[core.CoreError]
     with pytest.raises(error):
         core.parse_collect_batch(raw, "t", NOW, limits, PING, None)
     with pytest.raises(error):
-        core.parse_profiles_event(raw, "t", NOW, limits)
+        core.parse_profiles_event(raw, NOW, limits)
 
 
 def test_content_hash() -> None:

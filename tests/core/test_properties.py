@@ -3,14 +3,16 @@ accepts and on the values it extracts; and the idempotency model holds step afte
 
 from __future__ import annotations
 
+import collections
 import json
+import math
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sluice import _core, strict_json
-from sluice.errors import InvalidJson
+from sluice import _core
 
 NOW = 1_800_000_000_000_000
 LIMITS = _core.Limits()
@@ -76,22 +78,132 @@ def rust_accepts_json(body: bytes) -> bool:
     return True
 
 
-def python_accepts_json(body: bytes) -> bool:
+# The rules (CONTRACTS §2), stated independently of the Rust parser: `json.loads` plus what
+# it lets through. It accepts NaN and Infinity, overflows `1e400` to inf, keeps the last of
+# duplicate keys, reads numbers of any length, and lets `"\ud800"` through as a string no
+# encoder can write.
+MAX_DEPTH = 64
+MAX_NUMBER_CHARS = 1000
+
+
+class Refused(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> Any:
+    raise Refused(f"{name} is not JSON")
+
+
+def _bounded(text: str) -> str:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise Refused("number too long")
+    return text
+
+
+def _finite(text: str) -> float:
+    number = float(_bounded(text))
+    if not math.isfinite(number):
+        raise Refused("number out of range")
+    return number
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    if max(collections.Counter(key for key, _ in pairs).values(), default=1) > 1:
+        raise Refused("duplicate key")
+    return dict(pairs)
+
+
+_STRICT = json.JSONDecoder(
+    parse_float=_finite,
+    parse_int=lambda text: int(_bounded(text)),
+    parse_constant=_refuse_constant,
+    object_pairs_hook=_unique_keys,
+)
+
+
+def _check(value: Any, depth: int) -> None:
+    if isinstance(value, str):
+        value.encode()  # an unpaired surrogate raises UnicodeEncodeError
+    elif isinstance(value, dict | list):
+        if depth > MAX_DEPTH:
+            raise Refused("too deep")
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            _check(key, depth)
+            _check(item, depth + 1)
+
+
+NOT_JSON = object()
+
+
+def strict_reading(body: bytes) -> Any:
+    """The document's value under the rules, or NOT_JSON."""
     try:
-        strict_json.loads(body)
-    except InvalidJson:
-        return False
-    return True
+        value = _STRICT.decode(body.decode())
+        _check(value, 1)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeError are ValueErrors
+        return NOT_JSON
+    return value
+
+
+def loads_strict(body: bytes) -> Any:
+    try:
+        return _core.loads_strict(body)
+    except _core.InvalidJson:
+        return NOT_JSON
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(json_values, st.integers(min_value=0, max_value=200), hostile)
 def test_parsers_agree_on_what_is_json(value: Any, position: int, token: bytes) -> None:
     text = wrap(json.dumps({"name": "n", "data": value}).encode())
-    assert rust_accepts_json(text) and python_accepts_json(text)
+    assert rust_accepts_json(text)
+    assert loads_strict(text) == strict_reading(text) == json.loads(text)
     cut = position % (len(text) + 1)
     spliced = text[:cut] + token + text[cut:]
-    assert rust_accepts_json(spliced) == python_accepts_json(spliced), spliced
+    expected = strict_reading(spliced)
+    assert loads_strict(spliced) == expected, spliced
+    assert rust_accepts_json(spliced) == (expected is not NOT_JSON), spliced
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b"NaN",
+        b"[Infinity]",
+        b"[-Infinity]",
+        b"1e400",
+        b"-1e400",
+        b"9" * 1001,
+        b"[0." + b"1" * 999 + b"]",
+        b'{"a":1,"a":2}',
+        b'{"a":{"b":1,"b":1}}',
+        b'"\\ud800"',
+        b'["\\udc00"]',
+        b"[" * 65 + b"]" * 65,
+        b'"\xff"',
+        b"\xef\xbb\xbf{}",
+        b"{} x",
+        b"",
+    ],
+)
+def test_loads_strict_refuses_what_the_rules_forbid(document: bytes) -> None:
+    assert strict_reading(document) is NOT_JSON
+    with pytest.raises(_core.InvalidJson):
+        _core.loads_strict(document)
+
+
+def test_loads_strict_reads_what_json_loads_reads() -> None:
+    document = (
+        b'{"int":-0,"big":'
+        + b"9" * 1000
+        + b',"float":1E-5,"tiny":1e-400,"s":"\\u00e9\\ud83d\\ude00",'
+        b'"nested":' + b"[" * 63 + b"null" + b"]" * 63 + b',"t":true,"f":false}'
+    )
+    value = _core.loads_strict(document)
+    assert value == json.loads(document)
+    assert [type(v) for v in value.values()][:4] == [int, int, float, float]
+    assert list(value) == ["int", "big", "float", "tiny", "s", "nested", "t", "f"]
 
 
 events = st.fixed_dictionaries(
@@ -138,7 +250,7 @@ def test_parsers_agree_on_extracted_values(batch: list[dict[str, Any]]) -> None:
             continue
         seen.add((event["name"], event["ref"]))
         expected_rows[index] = read
-    rows = {row[0]: (row[3], strict_json.loads(row[7])) for row in parsed.events}
+    rows = {row.index: (row.id, json.loads(row.payload)) for row in parsed.events}
     assert rows == expected_rows
     rejected = {index for index, *_ in parsed.rejected}
     assert rejected == set(range(len(batch))) - set(expected_rows)

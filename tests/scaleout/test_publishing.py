@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from sluice.model import StoredEvent
 from sluice.publishing import OutboxRelay, message_body, subject_for
-from sluice.storage import StoredEvent
 from tests.scaleout.conftest import stream_msg_ids
 from tests.scaleout.engines import NATS_URL, ThrowawayNats
 from tests.storage.conftest import event_row

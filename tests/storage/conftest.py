@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from sluice import _core
-from sluice.storage import EventRow, Store
+from sluice.model import EventRow
+from sluice.storage import Store
 from sluice.storage.sqlite import SqliteStore
 from tests.scaleout.engines import fresh_schema, require_postgres
 
@@ -22,10 +23,25 @@ def anyio_backend() -> str:
 
 
 def event_row(
-    index: int, id_: str, name: str = "api_call", tenant: str = "acme", payload: str = "{}"
+    index: int,
+    id_: str,
+    name: str = "api_call",
+    tenant: str = "acme",
+    payload: str = "{}",
+    key: bytes | None = None,
 ) -> EventRow:
-    key = _core.idempotency_key(tenant, name, id_)
-    return (index, key, name, id_, "cust", 1_700_000_000_000_000, None, payload, bytes(16))
+    """A row as a parser makes it; `key` overrides the idempotency key of (tenant, name, id)."""
+    return EventRow(
+        index=index,
+        key=_core.idempotency_key(tenant, name, id_) if key is None else key,
+        name=name,
+        id=id_,
+        customer="cust",
+        timestamp_us=1_700_000_000_000_000,
+        value=None,
+        payload=payload,
+        content_hash=bytes(16),
+    )
 
 
 def _sqlite(tmp_path: Path) -> Store:

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from sluice.errors import CustomerConflict, StoreUnavailable
-from sluice.storage import Customer
+from sluice.model import Customer
 from tests.scaleout.engines import ThrowawayPostgres, fresh_schema, require_postgres
 from tests.storage.conftest import event_row
 

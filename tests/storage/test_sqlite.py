@@ -11,6 +11,7 @@ import pytest
 
 from sluice import _core
 from sluice.errors import StoreUnavailable
+from sluice.model import EventRow
 from sluice.storage.sqlite import SqliteStore
 from sluice.storage.sqlite.connection import connect
 from tests.storage.conftest import event_row, fill_disk, free_disk
@@ -42,16 +43,16 @@ async def test_concurrent_appends_share_one_commit(sqlite_store: SqliteStore) ->
 async def test_a_full_disk_is_unavailable_and_recovers(sqlite_store: SqliteStore) -> None:
     await fill_disk(sqlite_store)
     big = [
-        (
-            0,
-            _core.idempotency_key("acme", "n", "x"),
-            "n",
-            "x",
-            "c",
-            1,
-            None,
-            '{"pad":"' + "x" * 100_000 + '"}',
-            bytes(16),
+        EventRow(
+            index=0,
+            key=_core.idempotency_key("acme", "n", "x"),
+            name="n",
+            id="x",
+            customer="c",
+            timestamp_us=1,
+            value=None,
+            payload='{"pad":"' + "x" * 100_000 + '"}',
+            content_hash=bytes(16),
         )
     ]
     with pytest.raises(StoreUnavailable):

@@ -21,7 +21,7 @@ fuzz_target!(|body: &[u8]| {
     }
     let _ = _core::enso::parse_enso_batch(body, "t", NOW, &limits);
     let _ = _core::collect::parse_collect_batch(body, "t", NOW, &limits, "ping", None);
-    let _ = _core::profiles::parse_profiles_event(body, "t", NOW, &limits);
+    let _ = _core::profiles::parse_profiles_event(body, NOW, &limits);
     let _ = _core::ingest_proto::parse_ingest_request(body, "t", NOW, &limits);
     if let Ok(text) = std::str::from_utf8(body) {
         let _ = _core::timestamp::parse_timestamp(text);

@@ -126,7 +126,7 @@ fn event_list_errors_name_the_member() {
 #[test]
 fn row_content_hash_is_canonical_and_matches_the_builder() {
     let hash = |payload: &str| row_content_hash("n", "c", 1, Some(2.0), payload);
-    let expected = keys::content_hash("n", "c", 1, Some(2.0), r#"{"a":1,"b":[1]}"#);
+    let expected = idempotency::content_hash("n", "c", 1, Some(2.0), r#"{"a":1,"b":[1]}"#);
     assert_eq!(hash(r#"{"b":[1.0],"a":1}"#), Ok(expected));
     assert_eq!(hash(r#" { "a" : 1e0 , "b" : [ 1 ] } "#), Ok(expected));
     assert!(matches!(hash("{"), Err(CoreError::InvalidJson(_))));
@@ -195,4 +195,42 @@ fn the_builder_records_fields_of_rejections() {
             (3, RejectReason::Conflict, "eventId", "duplicate eventId"),
         ]
     );
+}
+
+// ---- spare row texts ----
+
+fn row(text: String) -> EventRow {
+    EventRow {
+        index: 0,
+        key: 0,
+        timestamp_us: 0,
+        value: None,
+        content_hash: 0,
+        text,
+        ends: [0; 3],
+    }
+}
+
+fn spares() -> usize {
+    SPARE_TEXTS.with(|spare| spare.borrow().len())
+}
+
+#[test]
+fn a_dropped_rows_text_is_the_next_rows_text() {
+    let mut text = row_text(100);
+    text.push_str("api_call");
+    let kept = spares();
+    drop(row(text));
+    assert_eq!(spares(), kept + 1);
+    let again = row_text(50);
+    assert_eq!(spares(), kept);
+    assert!(again.is_empty() && again.capacity() >= 100);
+}
+
+#[test]
+fn big_texts_are_freed_not_kept() {
+    let kept = spares();
+    drop(row(String::with_capacity(MAX_SPARE_CAPACITY + 1)));
+    drop(row(String::new()));
+    assert_eq!(spares(), kept);
 }

@@ -1,6 +1,6 @@
 use super::*;
 use crate::batch::RejectReason;
-use crate::keys;
+use crate::idempotency;
 
 const NOW: i64 = 1_795_437_507_000_000; // 2026-11-23T12:38:27Z
 const TENANT: &str = "default";
@@ -84,7 +84,10 @@ fn a_full_request_becomes_rows() {
             r#""pingId":"c523aa41-9f0f-4fc2-bc96-5a8ff5520b78"}"#
         )
     );
-    assert_eq!(row.key, keys::idempotency_key(TENANT, "page_view", "e1"));
+    assert_eq!(
+        row.key,
+        idempotency::idempotency_key(TENANT, "page_view", "e1")
+    );
 }
 
 #[test]

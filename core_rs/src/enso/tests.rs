@@ -84,7 +84,10 @@ fn the_seed_example_is_valid() {
         row.payload_json(),
         r#"{"metadata":{},"JobId":"job_xI_wWRvcLpZzhiJF"}"#
     );
-    assert_eq!(row.key, keys::idempotency_key(TENANT, "api_calls", "evt_1"));
+    assert_eq!(
+        row.key,
+        idempotency::idempotency_key(TENANT, "api_calls", "evt_1")
+    );
     assert_eq!(batch.spans.len(), 1);
 }
 

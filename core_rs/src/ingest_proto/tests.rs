@@ -4,7 +4,7 @@ use prost_types::{ListValue, Struct, Timestamp};
 
 use super::*;
 use crate::batch::RejectReason;
-use crate::keys;
+use crate::idempotency;
 
 const NOW: i64 = 1_795_437_507_000_000; // 2026-11-23T12:38:27Z
 const TENANT: &str = "default";
@@ -81,7 +81,10 @@ fn decodes_a_valid_request() {
     assert_eq!(row.timestamp_us, 1_694_629_543_511_000);
     assert_eq!(row.value, Some(2.5));
     assert_eq!(row.payload_json(), "{}");
-    assert_eq!(row.key, keys::idempotency_key(TENANT, "api_call", "e1"));
+    assert_eq!(
+        row.key,
+        idempotency::idempotency_key(TENANT, "api_call", "e1")
+    );
 }
 
 #[test]

@@ -1,10 +1,9 @@
 use super::*;
 
 const NOW: i64 = 1_795_437_507_000_000; // 2026-11-23T12:38:27Z
-const TENANT: &str = "default";
 
 fn parse(body: &str) -> Result<ProfileEvent, CoreError> {
-    parse_profiles_event(body.as_bytes(), TENANT, NOW, &Limits::default())
+    parse_profiles_event(body.as_bytes(), NOW, &Limits::default())
 }
 
 fn event(body: &str) -> ProfileEvent {
@@ -43,7 +42,6 @@ fn the_seed_update_example() {
             kind: "update".into(),
             name: "update".into(),
             order_id: None,
-            key: None,
             attributes_json: r#"{"firstname":"alexandru"}"#.into(),
             timestamp_us: NOW,
         }
@@ -166,15 +164,11 @@ fn event_shape() {
 }
 
 #[test]
-fn confirmations_carry_their_order_id_and_key() {
+fn confirmations_carry_their_order_id() {
     let parsed = event(&with_user(
         r#"{"confirmation":{"orderId":"o-1","total":9.5}}"#,
     ));
     assert_eq!(parsed.order_id.as_deref(), Some("o-1"));
-    assert_eq!(
-        parsed.key,
-        Some(keys::idempotency_key(TENANT, "confirmation", "o-1"))
-    );
     let numeric = |text: &str| {
         event(&with_user(&format!(
             r#"{{"confirmation":{{"orderId":{text}}}}}"#
@@ -197,9 +191,9 @@ fn confirmations_carry_their_order_id_and_key() {
             "{bad}"
         );
     }
-    // Other types have neither.
+    // Other types have none.
     let update = event(&with_user(r#"{"update":{"orderId":"o-1"}}"#));
-    assert_eq!((update.order_id, update.key), (None, None));
+    assert_eq!(update.order_id, None);
 }
 
 #[test]

@@ -1,6 +1,6 @@
 use super::*;
 use crate::batch::{BAD_TIMESTAMP, RejectReason};
-use crate::keys;
+use crate::idempotency;
 
 const NOW: i64 = 1_795_437_507_000_000; // 2026-11-23T12:38:27Z
 const TENANT: &str = "default";
@@ -91,10 +91,13 @@ fn the_seed_example_is_valid() {
         row.payload_json(),
         r#"{"key1":"processing_duration","key2":"api_url"}"#
     );
-    assert_eq!(row.key, keys::idempotency_key(TENANT, "api_call", row.id()));
+    assert_eq!(
+        row.key,
+        idempotency::idempotency_key(TENANT, "api_call", row.id())
+    );
     assert_eq!(
         row.content_hash,
-        keys::content_hash(
+        idempotency::content_hash(
             "api_call",
             "customer_12345",
             row.timestamp_us,

@@ -13,7 +13,7 @@ from litestar.types import Scope
 
 from sluice.access import AccessControl, Grant
 from sluice.errors import RateLimited
-from sluice.ratelimit import Quota
+from sluice.model import Quota
 from sluice.web.headers import scope_header
 
 _QUOTA = "sluice.quota"

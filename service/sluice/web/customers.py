@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Annotated, Any
 
 from litestar import Request, Response, Router, delete, get, put
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, QueryParameter
 
-from sluice import strict_json
 from sluice.access import AccessControl
-from sluice.errors import InvalidJson, InvalidParameter
+from sluice.documents import json_object
+from sluice.encoding import b64url_decode, b64url_encode
+from sluice.errors import InvalidParameter
 from sluice.model import Customer
 from sluice.registry import MAX_PAGE, CustomerRegistry, document
 from sluice.web.auth import authorize
@@ -34,14 +33,13 @@ def render(customer: Customer) -> dict[str, Any]:
 
 
 def encode_cursor(after_id: str) -> str:
-    return base64.urlsafe_b64encode(after_id.encode()).decode().rstrip("=")
+    return b64url_encode(after_id.encode())
 
 
 def decode_cursor(cursor: str) -> str:
-    padded = cursor + "=" * (-len(cursor) % 4)
     try:
-        after_id = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
-    except (ValueError, binascii.Error):  # UnicodeDecodeError is a ValueError
+        after_id = b64url_decode(cursor).decode()
+    except ValueError:  # so are binascii.Error and UnicodeDecodeError
         after_id = ""
     if not after_id:
         raise InvalidParameter("cursor", "cursor is not one this API returned.")
@@ -62,9 +60,7 @@ def router(access: AccessControl, customers: CustomerRegistry, body_reader: Body
         """Create or replace a customer: `{aliases?, email?, attributes?}`; 201 when created."""
         grant = await authorize(request, access)
         body = await body_reader.read(request)
-        fields = strict_json.loads(body) if body.strip() else {}
-        if not isinstance(fields, dict):
-            raise InvalidJson("the request body must be a JSON object")
+        fields = json_object(body) if body.strip() else {}
         customer = customers.customer_from(fields, id=_id(customer_id))
         stored, created = await customers.put(grant.tenant, customer)
         return Response(render(stored), status_code=201 if created else 200)

@@ -11,10 +11,10 @@ from litestar.exceptions import NotFoundException
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 
-from sluice import strict_json
 from sluice.access import AccessControl
 from sluice.dialects import Dialect
-from sluice.errors import InvalidEvents, InvalidJson, InvalidParameter, InvalidTimestamp
+from sluice.documents import json_object
+from sluice.errors import InvalidEvents, InvalidParameter, InvalidTimestamp
 from sluice.eventlog import MAX_PAGE, EventLog, decode_cursor, encode_cursor, parse_timestamp
 from sluice.ingest import IngestService
 from sluice.model import EventQuery, StoredEvent
@@ -41,13 +41,6 @@ def render_event(event: StoredEvent) -> dict[str, Any]:
     if event.deleted_at is not None:
         body["deletedAt"] = iso_millis(event.deleted_at)
     return body
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    parsed = strict_json.loads(body)
-    if not isinstance(parsed, dict):
-        raise InvalidJson("the request body must be a JSON object")
-    return parsed
 
 
 def _time_param(request: Request[Any, Any, Any], name: str) -> int | None:
@@ -90,7 +83,7 @@ def routes(
     @post(["/login", "/v2/login"], operation_id=operation_id("vayuLogin"), status_code=200)
     async def login(request: Request[Any, Any, Any]) -> dict[str, str]:
         """Trade an API key (`refreshToken`) for an access token valid for one hour."""
-        refresh_token = _json_object(await body_reader.read(request)).get("refreshToken")
+        refresh_token = json_object(await body_reader.read(request)).get("refreshToken")
         if not isinstance(refresh_token, str) or not refresh_token:
             raise InvalidParameter("refreshToken", "refreshToken is required.")
         return {"accessToken": await access.login(refresh_token)}
@@ -143,7 +136,7 @@ def routes(
     )
     async def delete_by_refs(request: Request[Any, Any, Any]) -> dict[str, Any]:
         grant = await authorize(request, access)
-        refs = _json_object(await body_reader.read(request)).get("refs")
+        refs = json_object(await body_reader.read(request)).get("refs")
         if (
             not isinstance(refs, list)
             or not 1 <= len(refs) <= MAX_PAGE
@@ -177,22 +170,22 @@ def routes(
                 ]
             )
         rows = result.batch.events
-        matched = await customers.match_aliases(grant.tenant, [row[4] for row in rows])
+        matched = await customers.match_aliases(grant.tenant, [row.customer for row in rows])
         return {
             "events": [
                 {
                     "event": {
-                        "timestamp": iso_millis(timestamp),
-                        "customerAlias": customer,
+                        "timestamp": iso_millis(row.timestamp_us),
+                        "customerAlias": row.customer,
                         "accountId": grant.tenant,
-                        "data": json.loads(payload),
-                        "ref": ref,
-                        "name": name,
+                        "data": json.loads(row.payload),
+                        "ref": row.id,
+                        "name": row.name,
                     },
-                    "matchedCustomer": matched[customer],
+                    "matchedCustomer": matched[row.customer],
                     "meterWithValues": [],
                 }
-                for _i, _key, name, ref, customer, timestamp, _value, payload, _hash in rows
+                for row in rows
             ]
         }
 

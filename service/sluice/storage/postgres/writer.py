@@ -69,13 +69,12 @@ def _group_rows(
     first: dict[bytes, tuple[int, int]] = {}
     for job_index, job in enumerate(group):
         for row_index, row in enumerate(job.rows):
-            _index, key, name, id_, customer, timestamp, value, payload, content_hash = row
-            if key in first:
+            if row.key in first:
                 continue
-            first[key] = (job_index, row_index)
+            first[row.key] = (job_index, row_index)
             staged.append(
-                (job.tenant, id_, job.source, name, customer, timestamp, value, payload,
-                 job.received_at, key, content_hash, len(staged))
+                (job.tenant, row.id, job.source, row.name, row.customer, row.timestamp_us,
+                 row.value, row.payload, job.received_at, row.key, row.content_hash, len(staged))
             )  # fmt: skip
     return staged, first
 

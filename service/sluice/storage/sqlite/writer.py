@@ -202,19 +202,19 @@ def _insert_params(group: Sequence[PendingAppend]) -> list[tuple[Any, ...]]:
     return [
         (
             job.tenant,
-            id_,
+            row.id,
             job.source,
-            name,
-            customer,
-            timestamp,
-            value,
-            payload,
+            row.name,
+            row.customer,
+            row.timestamp_us,
+            row.value,
+            row.payload,
             job.received_at,
-            key,
-            content_hash,
+            row.key,
+            row.content_hash,
         )
         for job in group
-        for _i, key, name, id_, customer, timestamp, value, payload, content_hash in job.rows
+        for row in job.rows
     ]
 
 

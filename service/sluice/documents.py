@@ -1,0 +1,19 @@
+"""JSON documents outside the event batches (customers, login, refs, imports), read with the
+core's strict parser: the same rules as every request body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sluice._core import loads_strict
+from sluice.errors import InvalidJson
+
+__all__ = ["json_object", "loads_strict"]
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object; InvalidJson when it is not strict JSON or not an object."""
+    parsed = loads_strict(body)
+    if not isinstance(parsed, dict):
+        raise InvalidJson("the request body must be a JSON object")
+    return parsed
