@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import corpus, servers
+from bench import corpus, redis_peer, servers
 from bench.report import ROOT, Figure, common_arguments, finish, rate
 from sluice import _core
 from sluice.gateway import Gateway
@@ -281,6 +281,7 @@ def run(seconds: float, batches: list[int], concurrency: list[int]) -> list[Figu
                 without_http / store_alone,
             )
         )
+        figures += peer_figures(peaks, smoke=seconds <= 1)
         if half is not None:
             fsync_p50, fsync_p99 = fsync_ms(tmp_path)
             figures.append(
@@ -295,6 +296,41 @@ def run(seconds: float, batches: list[int], concurrency: list[int]) -> list[Figu
                     half.p99_ms <= 10 and half.errors == 0,
                 )
             )
+    return figures
+
+
+def peer_figures(peaks: dict[int, tuple[Load, Load]], smoke: bool) -> list[Figure]:
+    """Our peaks against the durable Redis peer (redis_peer.py), measured now: the largest
+    batches against XADD pipelined 1000 deep, 1-event requests against one XADD per request."""
+    reason = redis_peer.missing()
+    if reason is not None:
+        return [Figure("durable Redis peer (XADD, appendfsync always)", f"skipped: {reason}")]
+    peer = redis_peer.measure(smoke)
+    figures = []
+    largest = max(peaks)
+    if largest > 1:
+        ours = peaks[largest][0]
+        figures.append(
+            Figure(
+                f"HTTP {largest}-event batches vs the Redis peer",
+                ours.describe(),
+                f"redis XADD pipelined 1000, c=16: {rate(peer.pipelined, 'entries/s')}",
+                ours.eps / peer.pipelined,
+            )
+        )
+    if 1 in peaks:
+        ours = peaks[1][0]
+        ratio = ours.eps / peer.single
+        figures.append(
+            Figure(
+                "HTTP 1-event requests vs the Redis peer",
+                ours.describe(),
+                f"redis XADD one per request, c=32: {rate(peer.single, 'entries/s')}",
+                ratio,
+                ">= 0.2x",
+                ratio >= 0.2,
+            )
+        )
     return figures
 
 
