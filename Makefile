@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: run test test-rust test-py fuzz build lint fmt proto bench clean
+.PHONY: run test test-rust test-py c-compiler fuzz build lint fmt proto bench clean mutation
 
 $(VENV)/.created:
 	python3 -m venv $(VENV)
@@ -22,7 +22,13 @@ run: build
 
 # The whole suite: pure-Rust unit tests, a short fuzz of every request parser, then pytest
 # (which also starts real servers).
-test: build test-rust fuzz test-py
+test: build test-rust fuzz c-compiler test-py
+
+# tests/faults builds an LD_PRELOAD shim (a failing fsync) with it; in CI (CI=true) that test
+# fails rather than skips without one. Debian's gcc, as `bench` gets wrk.
+c-compiler:
+	command -v cc >/dev/null || command -v gcc >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq gcc)
 
 test-rust:
 	cargo test --quiet
