@@ -19,7 +19,7 @@ import pytest
 from litestar import Request
 from litestar.testing import TestClient
 
-from sluice.errors import PayloadTooLarge
+from sluice.errors import PayloadTooLarge, RequestTimeout
 from sluice.pipeline import Pipeline
 from sluice.settings import Settings
 from sluice.storage.sqlite import SqliteStore
@@ -257,3 +257,36 @@ def test_a_gzip_bomb_is_refused_without_inflating_it(data_dir: Path, prefix: byt
     # that output in blocks and joins them, so twice that at the peak, plus its 32 KiB window.
     # Inflating even one whole 64 KiB chunk of the bomb would take 64 MiB.
     assert peak < 2 * (LIMIT + 1) + 2 * chunk + 64 * 1024, peak
+
+
+def test_a_client_gone_mid_body_ends_the_read_at_once(data_dir: Path) -> None:
+    """A disconnect before the body is complete ends read_body on the spot: it neither waits
+    for the body deadline nor asks the server for more messages."""
+    settings = Settings(data_dir=data_dir, body_timeout_seconds=5)
+    pipeline = Pipeline(SqliteStore(data_dir / "sluice.db"), settings)
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": b'{"events":[', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    received: list[str] = []
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.sleep(0)  # a real server suspends here, which lets a deadline fire
+        message = messages[min(len(received), len(messages) - 1)]  # disconnect, then again
+        received.append(message["type"])
+        return message
+
+    scope: Any = {
+        "type": "http",
+        "method": "POST",
+        "path": "/events",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json")],
+    }
+    request: Request[Any, Any, Any] = Request(scope, receive)
+    started = time.monotonic()
+    with pytest.raises(Exception) as raised:
+        asyncio.run(read_body(request, pipeline))
+    assert time.monotonic() - started < 2
+    assert not isinstance(raised.value, RequestTimeout)
+    assert received == ["http.request", "http.disconnect"]
