@@ -1,5 +1,6 @@
-"""The body limit at its edge: a body of exactly the limit is read, one byte more is 413, on
-every route that reads a body, whether the size is declared, streamed, or gzip-decoded."""
+"""Reading request bodies (web/body.py). The limit at its edge: a body of exactly the limit is
+read, one byte more is 413, on every route that reads a body, whether the size is declared,
+streamed, or gzip-decoded; gzip bombs; content types; how the ASGI messages end."""
 
 from __future__ import annotations
 
@@ -257,6 +258,58 @@ def test_a_gzip_bomb_is_refused_without_inflating_it(data_dir: Path, prefix: byt
     # that output in blocks and joins them, so twice that at the peak, plus its 32 KiB window.
     # Inflating even one whole 64 KiB chunk of the bomb would take 64 MiB.
     assert peak < 2 * (LIMIT + 1) + 2 * chunk + 64 * 1024, peak
+
+
+def asgi_request(
+    messages: list[dict[str, Any]], headers: list[tuple[bytes, bytes]]
+) -> Request[Any, Any, Any]:
+    """A request whose body arrives as these ASGI messages (the last one again if asked more)."""
+    received: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.sleep(0)  # a real server suspends here, which lets a deadline fire
+        received.append(messages[min(len(received), len(messages) - 1)])
+        return received[-1]
+
+    scope: Any = {"type": "http", "method": "POST", "path": "/", "headers": headers}
+    return Request(scope, receive)
+
+
+def test_the_last_message_may_leave_more_body_out(data_dir: Path) -> None:
+    """ASGI: `more_body` is optional and defaults to false, so a message without it ends the
+    body (waiting for another would hang the request until its deadline)."""
+    settings = Settings(data_dir=data_dir, body_timeout_seconds=5)
+    pipeline = Pipeline(SqliteStore(data_dir / "sluice.db"), settings)
+    request = asgi_request(
+        [
+            {"type": "http.request", "body": b'{"a":', "more_body": True},
+            {"type": "http.request", "body": b"1}"},
+            {"type": "http.disconnect"},
+        ],
+        [],
+    )
+    started = time.monotonic()
+    assert asyncio.run(read_body(request, pipeline)) == b'{"a":1}'
+    assert time.monotonic() - started < 2
+
+
+def test_json_content_types_may_carry_parameters(client: Any, data_dir: Path) -> None:
+    for ref, content_type in [
+        ("p1", "application/json; charset=utf-8"),
+        ("p2", "Application/JSON;charset=UTF-8"),
+        ("p3", "application/json; charset=utf-8; profile=x"),
+        ("p4", "application/json"),
+    ]:
+        response = client.post(
+            "/events", content=vayu_body(300, ref), headers={"Content-Type": content_type}
+        )
+        assert response.status_code == 200 and response.json()["validEvents"], content_type
+    for content_type in ["text/plain; charset=utf-8", "application/jsonx", "application/x-json"]:
+        response = client.post(
+            "/events", content=vayu_body(300, "no"), headers={"Content-Type": content_type}
+        )
+        assert response.status_code == 415, content_type
+    assert len(stored_rows(data_dir)) == 4
 
 
 def test_a_client_gone_mid_body_ends_the_read_at_once(data_dir: Path) -> None:
