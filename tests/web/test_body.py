@@ -89,6 +89,7 @@ def test_a_vayu_body_of_exactly_the_limit_is_accepted_and_one_more_byte_is_413(
     assert [e["ref"] for e in exact.json()["validEvents"]] == ["exact"]
     over = client.post("/events", content=vayu_body(LIMIT + 1, "over"), headers=JSON)
     assert over.status_code == 413 and over.json()["code"] == "request_too_large"
+    assert f"limit of {LIMIT} bytes" in over.json()["message"]
     # The same without a Content-Length, so the bytes are counted as they arrive.
     streamed = client.post("/events", content=chunked(vayu_body(LIMIT, "streamed")), headers=JSON)
     assert streamed.status_code == 200 and streamed.json()["validEvents"]
@@ -262,8 +263,9 @@ def test_a_gzip_bomb_is_refused_without_inflating_it(data_dir: Path, prefix: byt
 
 def asgi_request(
     messages: list[dict[str, Any]], headers: list[tuple[bytes, bytes]]
-) -> Request[Any, Any, Any]:
-    """A request whose body arrives as these ASGI messages (the last one again if asked more)."""
+) -> tuple[Request[Any, Any, Any], list[dict[str, Any]]]:
+    """A request whose body arrives as these ASGI messages (the last one again if asked more),
+    and the list of messages the app has asked for so far."""
     received: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
@@ -272,7 +274,17 @@ def asgi_request(
         return received[-1]
 
     scope: Any = {"type": "http", "method": "POST", "path": "/", "headers": headers}
-    return Request(scope, receive)
+    return Request(scope, receive), received
+
+
+def test_a_declared_length_over_the_limit_is_refused_before_reading(data_dir: Path) -> None:
+    """A client announcing too big a body gets its 413 before it sends it."""
+    pipeline = Pipeline(SqliteStore(data_dir / "sluice.db"), Settings(data_dir=data_dir))
+    body = {"type": "http.request", "body": b"x" * 1000, "more_body": True}
+    request, received = asgi_request([body], [(b"content-length", str(LIMIT + 1).encode())])
+    with pytest.raises(PayloadTooLarge, match=f"limit of {LIMIT} bytes"):
+        asyncio.run(read_body(request, pipeline))
+    assert received == []
 
 
 def test_the_last_message_may_leave_more_body_out(data_dir: Path) -> None:
@@ -280,7 +292,7 @@ def test_the_last_message_may_leave_more_body_out(data_dir: Path) -> None:
     body (waiting for another would hang the request until its deadline)."""
     settings = Settings(data_dir=data_dir, body_timeout_seconds=5)
     pipeline = Pipeline(SqliteStore(data_dir / "sluice.db"), settings)
-    request = asgi_request(
+    request, _received = asgi_request(
         [
             {"type": "http.request", "body": b'{"a":', "more_body": True},
             {"type": "http.request", "body": b"1}"},
@@ -309,6 +321,7 @@ def test_json_content_types_may_carry_parameters(client: Any, data_dir: Path) ->
             "/events", content=vayu_body(300, "no"), headers={"Content-Type": content_type}
         )
         assert response.status_code == 415, content_type
+        assert content_type.split(";")[0] in response.json()["message"]
     assert len(stored_rows(data_dir)) == 4
 
 
