@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: run check test test-rust test-py fuzz build lint fmt proto bench clean
+.PHONY: run check test test-rust test-py c-compiler fuzz build lint fmt proto bench clean mutation mutation-rust mutation-py
 
 $(VENV)/.created:
 	python3 -m venv $(VENV)
@@ -25,7 +25,13 @@ check: lint test
 
 # The whole suite: pure-Rust unit tests, a short fuzz of every request parser, then pytest
 # (which also starts real servers).
-test: build test-rust fuzz test-py
+test: build test-rust fuzz c-compiler test-py
+
+# tests/faults builds an LD_PRELOAD shim (a failing fsync) with it; in CI (CI=true) that test
+# fails rather than skips without one. Debian's gcc, as `bench` gets wrk.
+c-compiler:
+	command -v cc >/dev/null || command -v gcc >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq gcc)
 
 test-rust:
 	cargo test --quiet
@@ -66,6 +72,31 @@ proto: $(VENV)/.created
 bench: build
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) -m bench.run --write bench/RESULTS.md
+
+# Mutation testing (docs/mutation.md): NOT in `make test` or CI, too slow for that. A full run
+# is several hours on two cores: cargo-mutants builds and tests core_rs once per mutant (~30 s
+# each), mutmut reruns the in-process tests that reach each mutated Python function (seconds to
+# a minute each). Sample: MUTANTS_ARGS='-f core_rs/src/limits.rs --shard 0/4' runs a quarter of
+# one file's mutants; MUTMUT_ARGS='sluice.web.body.*' one module's. Both keep their results
+# (target/mutation/mutants.out/, target/mutmut/mutants/); a rerun skips what is unchanged.
+MUTANTS_ARGS ?=
+MUTMUT_ARGS ?=
+mutation: mutation-rust mutation-py
+
+# Exit 2 (mutants missed) and 3 (timeouts) are results to read, not failures of the run.
+mutation-rust:
+	command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked
+	nice -n 15 cargo mutants --jobs 1 --output target/mutation $(MUTANTS_ARGS); rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 2 ] || [ $$rc -eq 3 ]
+
+# mutmut only knows a package under src/ (it names mutants by module): run it in target/mutmut/,
+# where src, tests and pyproject.toml are links to ours; it mutates a copy in its mutants/.
+MUTMUT_DIR := target/mutmut
+mutation-py: build
+	mkdir -p $(MUTMUT_DIR)
+	for link in tests pyproject.toml; do ln -sfn ../../$$link $(MUTMUT_DIR)/$$link; done
+	ln -sfn ../../service $(MUTMUT_DIR)/src
+	cd $(MUTMUT_DIR) && nice -n 15 $(abspath $(VENV))/bin/mutmut run --max-children 1 $(MUTMUT_ARGS)
+	cd $(MUTMUT_DIR) && $(abspath $(VENV))/bin/mutmut results
 
 clean:
 	rm -rf $(VENV) target service/sluice/*.so

@@ -67,6 +67,7 @@ def test_dribbled_body_gets_408(strict_server: ServerProcess, data_dir: Path) ->
     response = read_all(sock)
     assert response.startswith(b"HTTP/1.1 408"), response[:200]
     assert b"request_timeout" in response
+    assert b"did not arrive within 1 s" in response  # says which deadline passed
     assert stored_rows(data_dir) == []
 
 

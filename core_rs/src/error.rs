@@ -87,3 +87,27 @@ impl From<FieldError> for CoreError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_timestamp_is_quoted_in_part_with_an_ellipsis() {
+        let long = "9".repeat(100);
+        let CoreError::InvalidTimestamp(message) = CoreError::invalid_timestamp(&long, "why")
+        else {
+            panic!("not an InvalidTimestamp");
+        };
+        assert!(message.starts_with(&format!(
+            "invalid timestamp \"{}\"...: why;",
+            "9".repeat(64)
+        )));
+        let exact = "9".repeat(64);
+        let CoreError::InvalidTimestamp(message) = CoreError::invalid_timestamp(&exact, "why")
+        else {
+            panic!("not an InvalidTimestamp");
+        };
+        assert!(message.starts_with(&format!("invalid timestamp \"{exact}\": why;")));
+    }
+}

@@ -184,9 +184,12 @@ mod tests {
     #[test]
     fn claim_reserves_free_keys() {
         let index = IdempotencyIndex::new();
+        assert!(index.is_empty());
         assert_eq!(index.claim(&[1, 2]), [Claimed, Claimed]);
         assert_eq!(index.claim(&[1, 3]), [InFlight, Claimed]);
         assert!(index.is_empty(), "reservations are not committed keys");
+        index.load([1_u128].into_iter());
+        assert!(!index.is_empty());
     }
 
     #[test]

@@ -154,5 +154,22 @@ mod tests {
             .validate()
             .is_err()
         );
+        // No future at all is a usable setting: every timestamp must be now or earlier.
+        assert!(
+            Limits {
+                max_future_us: 0,
+                ..base
+            }
+            .validate()
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn whole_days_are_named_in_days() {
+        assert_eq!(describe_duration(86_400_000_000), "1 day");
+        assert_eq!(describe_duration(2 * 86_400_000_000), "2 days");
+        assert_eq!(describe_duration(36 * 3_600_000_000), "36 hours");
+        assert_eq!(describe_duration(5_000_000), "5 seconds");
     }
 }

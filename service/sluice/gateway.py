@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from sluice import _core
 from sluice.access import AccessControl
@@ -31,14 +30,6 @@ def wall_clock_us() -> int:
     return time.time_ns() // 1000
 
 
-@dataclass(frozen=True, slots=True)
-class Transport:
-    """The request-level limits HTTP enforces before the core sees a body."""
-
-    max_body_bytes: int
-    body_timeout_seconds: float
-
-
 class Gateway:
     """One per process: the store and every service over it."""
 
@@ -54,7 +45,6 @@ class Gateway:
         self.store = store
         self.settings = settings
         limits = settings.limits()
-        self.transport = Transport(limits.max_body_bytes, settings.body_timeout_seconds)
         self.metrics = Metrics()
         store.observe_commits(self.metrics.record_commit)
         self.index = _core.IdempotencyIndex()

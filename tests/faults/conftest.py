@@ -120,10 +120,19 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.fixture
 def failing_fsync(tmp_path: Path) -> Path:
-    """failing_fsync.c built as an LD_PRELOAD library (skipped without a C compiler)."""
+    """failing_fsync.c built as an LD_PRELOAD library.
+
+    Without a C compiler this skips, except in CI (`make test` installs gcc), where it fails:
+    CI must never pass without this test having run."""
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
-        pytest.skip("no C compiler to build the failing-fsync shim")
+        reason = (
+            "no C compiler (cc or gcc) on PATH to build the failing-fsync LD_PRELOAD shim"
+            " (tests/faults/failing_fsync.c); `make test` installs gcc"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}, yet CI is running without it")
+        pytest.skip(reason)
     library = tmp_path / "failing_fsync.so"
     source = Path(__file__).with_name("failing_fsync.c")
     subprocess.run(

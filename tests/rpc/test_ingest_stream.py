@@ -46,6 +46,44 @@ def test_acks_come_in_order_one_per_batch_with_each_outcome(
     assert len(stored_rows(rpc.settings.data_dir)) == 30 * 5 + 1  # the dry run stored nothing
 
 
+def test_a_changed_repeat_on_the_stream_is_a_conflict(
+    rpc: RpcServer, channel: grpc.Channel
+) -> None:
+    """As for unary Ingest: a repeated (name, id) is DUPLICATE when its content is the stored
+    event's, CONFLICT when it differs, whether it was stored by this stream or before it."""
+    stub = ingest_pb2_grpc.IngestServiceStub(channel)
+    unary = stub.Ingest(
+        ingest_pb2.IngestRequest(events=[grpc_event("unary-1")]), metadata=rpc.metadata
+    )
+    assert unary.accepted == 1
+    # Each key once per batch, so every repeat is judged against the store, not the batch.
+    batches = [
+        [grpc_event("c-1")],
+        [grpc_event("c-1")],  # same content: a duplicate
+        [grpc_event("c-1", data={"k": "changed"})],  # same key, new content
+        [grpc_event("unary-1", data={"k": "changed"}), grpc_event("c-2")],
+        [grpc_event("unary-1")],
+    ]
+    requests = (
+        ingest_pb2.IngestStreamRequest(sequence=sequence, events=events)
+        for sequence, events in enumerate(batches, start=1)
+    )
+    acks = list(stub.IngestStream(requests, metadata=rpc.metadata))
+    duplicate, conflict = ingest_pb2.REJECT_REASON_DUPLICATE, ingest_pb2.REJECT_REASON_CONFLICT
+    assert [
+        (ack.sequence, ack.accepted, [(r.index, r.reason) for r in ack.rejected]) for ack in acks
+    ] == [
+        (1, 1, []),
+        (2, 0, [(0, duplicate)]),
+        (3, 0, [(0, conflict)]),
+        (4, 1, [(0, conflict)]),
+        (5, 0, [(0, duplicate)]),
+    ]
+    assert "different content" in acks[2].rejected[0].message
+    stored = stored_rows(rpc.settings.data_dir, "SELECT id FROM events ORDER BY id")
+    assert stored == [("c-1",), ("c-2",), ("unary-1",)]
+
+
 @pytest.fixture
 def small_window(data_dir: Path) -> Iterator[RpcServer]:
     """A server whose message limit, and so each stream's receive window, is 300 KB."""

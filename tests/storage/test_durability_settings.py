@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sluice.settings import Settings
-from sluice.storage import open_store
+from sluice.storage import Store, open_store
 from sluice.storage.sqlite import SqliteStore
 from tests.storage.conftest import event_row
 
@@ -23,6 +25,48 @@ def test_defaults_are_durable_and_quiet(monkeypatch: pytest.MonkeyPatch) -> None
     settings = Settings.from_env()
     assert (settings.sqlite_synchronous, settings.group_commit) == ("FULL", True)
     assert settings.durability_warnings() == []
+
+
+async def writer_pragma(store: Store, pragma: str) -> Any:
+    """A PRAGMA as the store's writer connection, the one that commits, runs it."""
+    writer = store._writer  # type: ignore[attr-defined]  # the single writer of a SQLite store
+    return await writer.call(lambda conn: conn.execute(f"PRAGMA {pragma}").fetchone()[0])
+
+
+async def test_the_writer_commits_at_full_in_wal_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default settings reach the connection that commits: synchronous=FULL (2), so each
+    commit is fsynced before the reply, and WAL journaling."""
+    monkeypatch.delenv("SLUICE_SQLITE_SYNCHRONOUS", raising=False)
+    monkeypatch.delenv("SLUICE_GROUP_COMMIT", raising=False)
+    monkeypatch.delenv("SLUICE_STORE", raising=False)
+    settings = Settings.from_env()
+    settings = dataclasses.replace(settings, data_dir=tmp_path)
+    # Built the way `sluice serve` builds it from its settings.
+    store = open_store(
+        settings.store_url,
+        synchronous=settings.sqlite_synchronous,
+        group_commit=settings.group_commit,
+    )
+    await store.open()
+    try:
+        assert await writer_pragma(store, "synchronous") == 2
+        assert await writer_pragma(store, "journal_mode") == "wal"
+        await store.append("acme", "vayu", 1, [event_row(0, "k")])  # and still so after writing
+        assert await writer_pragma(store, "synchronous") == 2
+    finally:
+        await store.close()
+    assert stored_journal_mode(tmp_path / "sluice.db") == "wal"
+
+
+def stored_journal_mode(path: Path) -> str:
+    conn = sqlite3.connect(path)
+    try:
+        mode: str = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        return mode
+    finally:
+        conn.close()
 
 
 def test_lowered_durability_is_read_from_the_environment_and_warned_about(

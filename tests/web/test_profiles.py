@@ -99,3 +99,26 @@ def test_bot_traffic_is_discarded(client: Any, data_dir: Path) -> None:
     assert bot.json()["results"]["message"] == "Event discarded"
     assert stored_rows(data_dir) == []
     assert send(client, body, **{"User-Agent": "Mozilla/5.0 (X11; Linux)"}).json() == CREATED
+
+
+def test_bot_user_agents_match_in_any_case(client: Any, data_dir: Path) -> None:
+    """The default bot pattern is searched case-insensitively, with each of its kinds."""
+    put_customer(client, "u1", email="ann@example.com")
+    body = {"user": {"email": "ann@example.com"}, "event": {"login": {"plan": "x"}}}
+    for agent in [
+        "MY-BOT/1.0",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 HeadlessChrome/120.0 Safari/537.36",
+        "crawler.example (+https://example.com/crawler)",
+        "Mozilla/5.0 (compatible; Spider/3.0)",
+        "Yahoo! SLURP",
+    ]:
+        discarded = send(client, body, **{"User-Agent": agent}).json()
+        assert discarded == {
+            "results": {"message": "Event discarded", "email": "Events from bots are discarded"}
+        }, agent
+    assert stored_rows(data_dir) == []
+    browser = (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
+    )
+    assert send(client, body, **{"User-Agent": browser}).json() == CREATED
+    assert len(stored_rows(data_dir)) == 1

@@ -5,11 +5,19 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from litestar.testing import TestClient
+
+from sluice.gateway import Gateway
+from sluice.settings import Settings
+from sluice.storage.sqlite import SqliteStore
 from sluice.tokens import AccessTokens
+from sluice.web.app import create_app
 from tests.conftest import stored_rows
 from tests.web.test_vayu import event, post
 
@@ -196,3 +204,27 @@ def post_to(client: Any, path: str, body: Any) -> Any:
     return client.post(
         path, content=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
     )
+
+
+def test_an_access_token_dies_with_its_revoked_key(data_dir: Path, token: str) -> None:
+    """`sluice keys revoke` ends the key's access tokens too, once the key cache has lapsed."""
+    cache_seconds = 0.3
+    settings = Settings(data_dir=data_dir, key_cache_seconds=cache_seconds)
+    gateway = Gateway(SqliteStore(data_dir / "sluice.db"), settings)
+    with TestClient(create_app(gateway, own_gateway=True)) as client:
+        access = client.post("/login", json={"refreshToken": token}).json()["accessToken"]
+        bearer = {"Authorization": f"Bearer {access}"}
+        assert post(client, {"events": [event("before")]}, headers=bearer).status_code == 200
+        key_id = token.removeprefix("sk_").partition("_")[0]
+        revoke = [sys.executable, "-m", "sluice", "keys", "revoke", key_id]
+        subprocess.run([*revoke, "--data-dir", str(data_dir)], check=True, capture_output=True)
+        time.sleep(cache_seconds + 0.2)
+        refused = post(client, {"events": [event("after")]}, headers=bearer)
+        assert refused.status_code == 401, refused.text
+        assert refused.json()["type"] == "authentication_error"
+        assert client.get("/events", headers=bearer).status_code == 401
+        with_key = post(
+            client, {"events": [event("key")]}, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert with_key.status_code == 401
+    assert stored_rows(data_dir, "SELECT id FROM events") == [("before",)]

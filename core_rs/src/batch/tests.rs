@@ -233,4 +233,26 @@ fn big_texts_are_freed_not_kept() {
     drop(row(String::with_capacity(MAX_SPARE_CAPACITY + 1)));
     drop(row(String::new()));
     assert_eq!(spares(), kept);
+#[test]
+fn identifiers_refuse_control_characters_ascii_or_not() {
+    let missing = "is required.";
+    let refused = error("f", "f must not contain control characters.");
+    for bad in ["a\u{0}b", "a\u{7}b", "tab\there", "a\u{85}b", "\u{9f}x"] {
+        assert_eq!(
+            identifier("f", Some(bad), missing),
+            Err(refused.clone()),
+            "{bad:?}"
+        );
+    }
+    for good in ["plain-id_1", "café", "ключ", "日本語"] {
+        assert_eq!(identifier("f", Some(good), missing), Ok(good));
+    }
+}
+
+#[test]
+fn reject_reasons_have_their_wire_names() {
+    // The Python side and every transport compare these strings.
+    assert_eq!(RejectReason::Invalid.as_str(), "INVALID");
+    assert_eq!(RejectReason::Duplicate.as_str(), "DUPLICATE");
+    assert_eq!(RejectReason::Conflict.as_str(), "CONFLICT");
 }

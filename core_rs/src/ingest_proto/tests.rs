@@ -338,6 +338,24 @@ fn data_rejects_non_finite_numbers_and_deep_nesting() {
         .map(|b| b.rejected.len());
     assert_eq!(rejected, Ok(1));
 
+    // Lists inside lists each count as a level: with 3, {"l": [[1]]} fits, {"l": [[[1]]]} not.
+    let lists = |levels: usize| {
+        let mut value = number(1.0);
+        for _ in 0..levels {
+            value = prost_types::Value {
+                kind: Some(Kind::ListValue(ListValue {
+                    values: vec![value],
+                })),
+            };
+        }
+        let mut e = event("e");
+        e.data = Some(data(vec![("l", value)]));
+        parse_ingest_request(&encode(vec![e], false), TENANT, NOW, &limits)
+            .map(|b| b.rejected.len())
+    };
+    assert_eq!(lists(2), Ok(0));
+    assert_eq!(lists(3), Ok(1));
+
     // Far deeper than prost's recursion limit: a malformed request, not a stack overflow.
     assert!(matches!(nest(500), Err(CoreError::InvalidBatch { .. })));
 }

@@ -260,6 +260,17 @@ fn error_messages_name_the_offset() {
         e.to_string(),
         "unexpected '3', expected ',' or ']' at byte 6"
     );
+    // A byte that cannot be shown as itself (a control, or part of a UTF-8 sequence) in hex.
+    assert!(
+        err(b"[1 \x01]")
+            .to_string()
+            .starts_with("unexpected byte 0x01, expected")
+    );
+    assert!(
+        err(b"[1 \xc3\xa9]")
+            .to_string()
+            .starts_with("unexpected byte 0xc3, expected")
+    );
 }
 
 #[test]

@@ -118,9 +118,7 @@ def _request_id(scope: Scope) -> str:
 def create_app(gateway: Gateway, *, own_gateway: bool = False) -> Litestar:
     """The HTTP app over a gateway's services. With own_gateway the app's lifespan starts and
     stops the gateway."""
-    body_reader = BodyReader(
-        gateway.transport.max_body_bytes, gateway.transport.body_timeout_seconds
-    )
+    body_reader = BodyReader.from_settings(gateway.settings)
     access, ingest, dialects = gateway.access, gateway.ingest, gateway.dialects
     app = Litestar(
         route_handlers=[

@@ -17,6 +17,7 @@ from sluice.errors import (
     RequestTimeout,
     UnsupportedMediaType,
 )
+from sluice.settings import Settings
 from sluice.web.headers import scope_header
 
 
@@ -36,6 +37,10 @@ class BodyReader:
     def __init__(self, max_bytes: int, timeout_seconds: float) -> None:
         self.max_bytes = max_bytes
         self.timeout_seconds = timeout_seconds
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BodyReader:
+        return cls(settings.max_body_bytes, settings.body_timeout_seconds)
 
     async def read(self, request: Request[Any, Any, Any]) -> bytes:
         """The whole body, decoded, refusing (413) as soon as it is known to exceed the limit,
