@@ -233,6 +233,8 @@ fn big_texts_are_freed_not_kept() {
     drop(row(String::with_capacity(MAX_SPARE_CAPACITY + 1)));
     drop(row(String::new()));
     assert_eq!(spares(), kept);
+}
+
 #[test]
 fn identifiers_refuse_control_characters_ascii_or_not() {
     let missing = "is required.";
