@@ -14,7 +14,8 @@ use crate::limits::{Limits, MAX_DEPTH_CEILING};
 mod fields;
 pub(crate) use fields::{
     check_length, check_not_future, identifier, is_type_name, non_blank, optional_object,
-    optional_text, present, readable_numbers, required_text, timestamp_member, unreadable_message,
+    optional_text, present, readable_numbers, required_text, timestamp_error, timestamp_member,
+    unreadable_message,
 };
 
 /// Why an event of a batch is not stored.

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use crate::batch::{
     Batch, BatchBuilder, NOT_AN_OBJECT, Repeat, TIMESTAMP, ValidEvent, check_event_count,
     check_length, check_not_future, events_error, is_type_name, optional_object, optional_text,
-    parse_body, present, readable_numbers, unreadable_message,
+    parse_body, present, readable_numbers, timestamp_error, unreadable_message,
 };
 use crate::error::{CoreError, FieldError};
 use crate::json::{self, Value};
@@ -180,14 +180,14 @@ fn validate_collect_event<'v>(
 fn event_timestamp(event: &Value<'_>, now_us: i64, limits: &Limits) -> Result<i64, FieldError> {
     let timestamp_us = match present(event, TIMESTAMP) {
         None => return Ok(now_us),
-        Some(Value::String(text)) => timestamp::parse_timestamp(text).ok(),
-        Some(Value::Number(text)) => text
-            .parse::<i64>()
-            .ok()
-            .and_then(timestamp::from_epoch_millis),
-        Some(_) => None,
+        Some(Value::String(text)) => timestamp::parse_timestamp(text),
+        Some(Value::Number(text)) => match text.parse::<i64>() {
+            Ok(ms) => timestamp::from_epoch_millis(ms).ok_or(timestamp::OUT_OF_RANGE),
+            Err(_) => Err(timestamp::TimestampError::NOT_TEXT),
+        },
+        Some(_) => Err(timestamp::TimestampError::NOT_TEXT),
     };
-    let timestamp_us = timestamp_us.ok_or_else(|| FieldError::new(TIMESTAMP, BAD_TIMESTAMP))?;
+    let timestamp_us = timestamp_us.map_err(|err| timestamp_error(err, BAD_TIMESTAMP))?;
     check_not_future(timestamp_us, now_us, limits)
 }
 

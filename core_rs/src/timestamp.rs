@@ -14,6 +14,16 @@ impl fmt::Display for TimestampError {
 
 impl std::error::Error for TimestampError {}
 
+impl TimestampError {
+    /// For a member that should hold a date-time string and holds something else.
+    pub const NOT_TEXT: Self = Self("expected a date-time string");
+}
+
+/// A well-formed date-time whose UTC instant is outside [`MIN_US`]..=[`MAX_US`].
+pub const OUT_OF_RANGE: TimestampError = TimestampError(
+    "timestamp must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z in UTC.",
+);
+
 const MICROS_PER_SECOND: i64 = 1_000_000;
 const SECONDS_PER_DAY: i64 = 86_400;
 
@@ -75,9 +85,7 @@ pub fn parse_timestamp(text: &str) -> Result<i64, TimestampError> {
         - offset_seconds;
     let instant = seconds * MICROS_PER_SECOND + micros;
     if !(MIN_US..=MAX_US).contains(&instant) {
-        return Err(TimestampError(
-            "the instant in UTC must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z",
-        ));
+        return Err(OUT_OF_RANGE);
     }
     Ok(instant)
 }

@@ -98,10 +98,21 @@ pub(crate) fn timestamp_member(
         (None, None) => return Err(FieldError::new(TIMESTAMP, "timestamp is required.")),
         (Some(value), _) => value
             .as_str()
-            .and_then(|text| timestamp::parse_timestamp(text).ok())
-            .ok_or_else(|| FieldError::new(TIMESTAMP, BAD_TIMESTAMP))?,
+            .ok_or(timestamp::TimestampError::NOT_TEXT)
+            .and_then(timestamp::parse_timestamp)
+            .map_err(|err| timestamp_error(err, BAD_TIMESTAMP))?,
     };
     check_not_future(timestamp_us, now_us, limits)
+}
+
+/// The rejection for a timestamp that did not parse: the range when that was the problem
+/// (the text was well formed), else the dialect's `malformed` wording.
+pub(crate) fn timestamp_error(err: timestamp::TimestampError, malformed: &str) -> FieldError {
+    if err == timestamp::OUT_OF_RANGE {
+        FieldError::new(TIMESTAMP, err.to_string())
+    } else {
+        FieldError::new(TIMESTAMP, malformed)
+    }
 }
 
 /// `timestamp_us` itself, unless it is beyond `now + max_future_us`.
