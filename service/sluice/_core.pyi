@@ -29,6 +29,7 @@ __all__ = [
     "parse_profiles_event",
     "parse_timestamp",
     "parse_vayu_batch",
+    "payload_problem",
 ]
 
 # Per-event rejection reasons, shared with the gRPC `RejectReason` enum (without its prefix).
