@@ -17,6 +17,7 @@ from sluice import _core
 from sluice.model import EventRow
 from sluice.readable import MAX_US, MIN_US
 from sluice.v1 import events_pb2, events_pb2_grpc, ingest_pb2, ingest_pb2_grpc
+from tests.storage.conftest import event_row
 from tests.surfaces import Surfaces, open_surfaces
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -143,17 +144,7 @@ def bad_rows() -> list[EventRow]:
     """Rows as an older version accepted them, written straight into the store."""
 
     def row(index: int, ref: str, timestamp_us: int, payload: str) -> EventRow:
-        return EventRow(
-            index=index,
-            key=_core.idempotency_key("acme", "api_call", ref),
-            name="api_call",
-            id=ref,
-            customer="c1",
-            timestamp_us=timestamp_us,
-            value=None,
-            payload=payload,
-            content_hash=bytes(16),
-        )
+        return event_row(index, ref, payload=payload, timestamp_us=timestamp_us)
 
     at = 1_704_164_645_000_000
     return [

@@ -15,22 +15,13 @@ from sluice.publishing import OutboxRelay
 from sluice.readable import MIN_US, UnreadableEvents
 from tests.scaleout.conftest import stream_msg_ids
 from tests.scaleout.engines import NATS_URL
+from tests.storage.conftest import event_row
 
 pytestmark = pytest.mark.anyio
 
 
 def row(index: int, ref: str, timestamp_us: int, payload: str = "{}") -> EventRow:
-    return EventRow(
-        index=index,
-        key=_core.idempotency_key("acme", "api_call", ref),
-        name="api_call",
-        id=ref,
-        customer="c1",
-        timestamp_us=timestamp_us,
-        value=None,
-        payload=payload,
-        content_hash=bytes(16),
-    )
+    return event_row(index, ref, payload=payload, timestamp_us=timestamp_us)
 
 
 async def test_an_unreadable_queued_event_is_skipped_and_the_rest_published(
