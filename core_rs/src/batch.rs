@@ -9,8 +9,14 @@ use crate::error::{CoreError, FieldError};
 use crate::idempotency;
 use crate::index::KeyHasherBuilder;
 use crate::json::{self, Value};
-use crate::limits::{Limits, MAX_DEPTH_CEILING, MAX_FIELD_BYTES};
-use crate::timestamp;
+use crate::limits::{Limits, MAX_DEPTH_CEILING};
+
+mod fields;
+pub(crate) use fields::{
+    check_length, check_not_future, identifier, is_type_name, non_blank, optional_object,
+    optional_text, present, readable_numbers, required_text, timestamp_error, timestamp_member,
+    unreadable_message,
+};
 
 /// Why an event of a batch is not stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,136 +214,15 @@ pub(crate) fn events_error(
     }
 }
 
-// ---- fields ----
-
-/// A member that is there and not `null` (JSON `null` counts as missing).
-pub(crate) fn present<'v>(object: &'v Value<'_>, field: &str) -> Option<&'v Value<'v>> {
-    object
-        .get(field)
-        .filter(|value| !matches!(value, Value::Null))
-}
-
-/// A string with something other than whitespace in it.
-pub(crate) fn non_blank(text: Option<&str>) -> Option<&str> {
-    text.filter(|text| !text.trim().is_empty())
-}
-
-/// An identifier: a non-blank string of at most [`MAX_FIELD_BYTES`] bytes. Anything else is
-/// rejected as `"{field} {missing}"`, so each dialect keeps its own wording for that case.
-pub(crate) fn identifier<'t>(
-    field: &'static str,
-    text: Option<&'t str>,
-    missing: &str,
-) -> Result<&'t str, FieldError> {
-    let text =
-        non_blank(text).ok_or_else(|| FieldError::new(field, format!("{field} {missing}")))?;
-    check_length(field, text)?;
-    // Ids travel into logs, headers and other systems' keys, where NUL and friends do harm.
-    // ASCII text (the usual case) is checked byte by byte without decoding characters.
-    let maybe_control = text.bytes().any(|b| b.is_ascii_control() || !b.is_ascii());
-    if maybe_control && text.chars().any(char::is_control) {
-        return Err(FieldError::new(
-            field,
-            format!("{field} must not contain control characters."),
-        ));
-    }
-    Ok(text)
-}
-
-pub(crate) fn check_length(field: &'static str, text: &str) -> Result<(), FieldError> {
-    if text.len() > MAX_FIELD_BYTES {
-        return Err(FieldError::new(
-            field,
-            format!("{field} must be at most {MAX_FIELD_BYTES} bytes."),
-        ));
-    }
-    Ok(())
-}
-
-/// A required identifier, worded as Vayu and gRPC word it.
-pub(crate) fn required_text<'t>(
-    field: &'static str,
-    text: Option<&'t str>,
-) -> Result<&'t str, FieldError> {
-    identifier(field, text, "is required and must be a non-empty string.")
-}
-
-/// An optional identifier member: absent or `null` is `None`, anything else must be one.
-pub(crate) fn optional_text<'v>(
-    object: &'v Value<'_>,
-    field: &'static str,
-) -> Result<Option<&'v str>, FieldError> {
-    present(object, field)
-        .map(|value| identifier(field, value.as_str(), "must be a non-empty string."))
-        .transpose()
-}
-
-/// An optional object member: absent or `null` is `None`.
-pub(crate) fn optional_object<'v>(
-    object: &'v Value<'_>,
-    field: &'static str,
-) -> Result<Option<&'v Value<'v>>, FieldError> {
-    match present(object, field) {
-        None => Ok(None),
-        Some(value @ Value::Object(_)) => Ok(Some(value)),
-        Some(_) => Err(FieldError::new(
-            field,
-            format!("{field} must be an object."),
-        )),
-    }
-}
-
-/// The `timestamp` member as UTC microseconds: an RFC 3339 string within the future window,
-/// or `default` when absent or `null` (`None` makes it required).
-pub(crate) fn timestamp_member(
-    object: &Value<'_>,
-    default: Option<i64>,
-    now_us: i64,
-    limits: &Limits,
-) -> Result<i64, FieldError> {
-    let timestamp_us = match (present(object, TIMESTAMP), default) {
-        (None, Some(default)) => return Ok(default),
-        (None, None) => return Err(FieldError::new(TIMESTAMP, "timestamp is required.")),
-        (Some(value), _) => value
-            .as_str()
-            .and_then(|text| timestamp::parse_timestamp(text).ok())
-            .ok_or_else(|| FieldError::new(TIMESTAMP, BAD_TIMESTAMP))?,
-    };
-    check_not_future(timestamp_us, now_us, limits)
-}
-
-/// `timestamp_us` itself, unless it is beyond `now + max_future_us`.
-pub(crate) fn check_not_future(
-    timestamp_us: i64,
-    now_us: i64,
-    limits: &Limits,
-) -> Result<i64, FieldError> {
-    if timestamp_us > now_us.saturating_add(limits.max_future_us) {
-        Err(FieldError::new(TIMESTAMP, limits.future_message()))
-    } else {
-        Ok(timestamp_us)
-    }
-}
-
-/// An event type or name pattern: an ASCII letter, then up to `max_len - 1` ASCII letters,
-/// digits or bytes of `punctuation`.
-pub(crate) fn is_type_name(text: &str, max_len: usize, punctuation: &[u8]) -> bool {
-    let bytes = text.as_bytes();
-    bytes.first().is_some_and(u8::is_ascii_alphabetic)
-        && bytes.len() <= max_len
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || punctuation.contains(b))
-}
-
 // ---- rows ----
 
 /// The content hash of a row whose payload is given as JSON object text (from Python, for
-/// events that do not come through a batch parser). Equals what the parsers compute.
+/// events that do not come through a batch parser). Equals what the parsers compute;
+/// `timestamp_us` is `None` when the server stamped the event's time.
 pub fn row_content_hash(
     name: &str,
     customer: &str,
-    timestamp_us: i64,
+    timestamp_us: Option<i64>,
     value: Option<f64>,
     payload_json: &str,
 ) -> Result<u128, CoreError> {
@@ -357,12 +242,29 @@ pub fn row_content_hash(
     ))
 }
 
+/// Why a stored payload could not be read back on every surface, or `None` when it can: it
+/// must be a strict JSON object whose numbers are all [`json::is_readable_number`]. Readers
+/// check rows stored before these rules held (or written around the parsers) with it.
+pub fn payload_problem(payload_json: &str) -> Option<String> {
+    match json::parse(payload_json.as_bytes(), MAX_DEPTH_CEILING) {
+        Err(err) => Some(format!("payload is not strict JSON: {err}")),
+        Ok(Value::Object(members)) => members.iter().find_map(|(key, value)| {
+            json::unreadable_number(value).map(|number| unreadable_message(key, number))
+        }),
+        Ok(_) => Some("payload is not a JSON object".into()),
+    }
+}
+
 /// The fields of an event that passed validation, borrowed from the request where possible.
 pub(crate) struct ValidEvent<'v> {
     pub name: &'v str,
     pub id: Cow<'v, str>,
     pub customer: &'v str,
     pub timestamp_us: i64,
+    /// True when the server chose `timestamp_us` (the time received) because the client sent
+    /// none: it is then left out of the content hash, so resending the same bytes later is a
+    /// duplicate, not a conflict.
+    pub stamped: bool,
     pub value: Option<f64>,
     /// A JSON object, or `None` for an empty one.
     pub payload: Option<Cow<'v, Value<'v>>>,
@@ -443,7 +345,7 @@ impl<'t> BatchBuilder<'t> {
         let content_hash = idempotency::content_hash(
             event.name,
             event.customer,
-            event.timestamp_us,
+            (!event.stamped).then_some(event.timestamp_us),
             event.value,
             &self.canonical,
         );

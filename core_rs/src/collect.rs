@@ -8,10 +8,10 @@ use std::fmt::Write as _;
 use crate::batch::{
     Batch, BatchBuilder, NOT_AN_OBJECT, Repeat, TIMESTAMP, ValidEvent, check_event_count,
     check_length, check_not_future, events_error, is_type_name, optional_object, optional_text,
-    parse_body, present,
+    parse_body, present, readable_numbers, timestamp_error, unreadable_message,
 };
 use crate::error::{CoreError, FieldError};
-use crate::json::Value;
+use crate::json::{self, Value};
 use crate::limits::Limits;
 use crate::timestamp;
 
@@ -88,7 +88,13 @@ pub fn parse_collect_batch(
 fn message_header<'v>(body: &'v Value<'_>) -> Result<Option<&'v Value<'v>>, CoreError> {
     match present(body, HEADER).or_else(|| present(body, HEADER_ALIAS)) {
         None => Ok(None),
-        Some(header @ Value::Object(_)) => Ok(Some(header)),
+        Some(header @ Value::Object(_)) => match json::unreadable_number(header) {
+            None => Ok(Some(header)),
+            Some(number) => Err(CoreError::InvalidBatch {
+                param: HEADER,
+                message: unreadable_message(HEADER, number),
+            }),
+        },
         Some(_) => Err(CoreError::InvalidBatch {
             param: HEADER,
             message: "messageheader must be an object".into(),
@@ -128,12 +134,21 @@ fn validate_collect_event<'v>(
         }
     };
     let properties = optional_object(event, PROPERTIES)?;
+    if let Some(properties) = properties {
+        readable_numbers(PROPERTIES, PROPERTIES, properties)?;
+    }
 
-    let attributes = members
+    let attributes: Vec<_> = members
         .iter()
         .filter(|(key, _)| key.as_ref() != type_field && !READ_FIELDS.contains(&key.as_ref()))
         .cloned()
         .collect();
+    for (key, value) in &attributes {
+        if let Some(number) = json::unreadable_number(value) {
+            // Other keys are the client's own: the message names it (the field cannot).
+            return Err(FieldError::new("", unreadable_message(key, number)));
+        }
+    }
     let payload = vec![
         (
             Cow::Borrowed(PROPERTIES),
@@ -154,6 +169,7 @@ fn validate_collect_event<'v>(
         id: Cow::Borrowed(id),
         customer,
         timestamp_us,
+        stamped: present(event, TIMESTAMP).is_none(),
         value: None,
         payload: Some(Cow::Owned(Value::Object(payload))),
     })
@@ -164,14 +180,14 @@ fn validate_collect_event<'v>(
 fn event_timestamp(event: &Value<'_>, now_us: i64, limits: &Limits) -> Result<i64, FieldError> {
     let timestamp_us = match present(event, TIMESTAMP) {
         None => return Ok(now_us),
-        Some(Value::String(text)) => timestamp::parse_timestamp(text).ok(),
-        Some(Value::Number(text)) => text
-            .parse::<i64>()
-            .ok()
-            .and_then(timestamp::from_epoch_millis),
-        Some(_) => None,
+        Some(Value::String(text)) => timestamp::parse_timestamp(text),
+        Some(Value::Number(text)) => match text.parse::<i64>() {
+            Ok(ms) => timestamp::from_epoch_millis(ms).ok_or(timestamp::OUT_OF_RANGE),
+            Err(_) => Err(timestamp::TimestampError::NOT_TEXT),
+        },
+        Some(_) => Err(timestamp::TimestampError::NOT_TEXT),
     };
-    let timestamp_us = timestamp_us.ok_or_else(|| FieldError::new(TIMESTAMP, BAD_TIMESTAMP))?;
+    let timestamp_us = timestamp_us.map_err(|err| timestamp_error(err, BAD_TIMESTAMP))?;
     check_not_future(timestamp_us, now_us, limits)
 }
 

@@ -3,8 +3,9 @@
 use std::borrow::Cow;
 
 use crate::batch::{
-    Batch, NOT_AN_OBJECT, NOT_FINITE, Repeat, ValidEvent, check_event_count, identifier,
-    json_batch, optional_object, optional_text, parse_body, present, timestamp_member,
+    Batch, NOT_AN_OBJECT, NOT_FINITE, Repeat, TIMESTAMP, ValidEvent, check_event_count, identifier,
+    json_batch, optional_object, optional_text, parse_body, present, readable_numbers,
+    timestamp_member,
 };
 use crate::error::{CoreError, FieldError};
 use crate::idempotency;
@@ -64,12 +65,18 @@ fn validate_enso_event<'v>(
     let customer = required("CustomerEntityId")?;
     let metric = required("metric")?;
     let (value, value_text) = finite_value(event)?;
-    // Absent means "now": a retry without a timestamp is a new measurement, by design.
+    // Absent means "now", stamped by the server: it is not part of what the client sent, so
+    // it enters neither the content hash nor a derived id (a blind retry is a duplicate).
     let timestamp_us = timestamp_member(event, Some(now_us), now_us, limits)?;
+    let stamped = present(event, TIMESTAMP).is_none();
     let metadata = optional_object(event, "metadata")?;
+    if let Some(metadata) = metadata {
+        readable_numbers("metadata", "metadata", metadata)?;
+    }
+    let sent_at = (!stamped).then_some(timestamp_us);
     let id = match optional_text(event, EVENT_ID)? {
         Some(id) => Cow::Borrowed(id),
-        None => Cow::Owned(derived_event_id(metric, value_text, timestamp_us, customer)),
+        None => Cow::Owned(derived_event_id(metric, value_text, sent_at, customer)),
     };
     let job_id = job_id(event)?;
 
@@ -83,16 +90,18 @@ fn validate_enso_event<'v>(
         id,
         customer,
         timestamp_us,
+        stamped,
         value: Some(value),
         payload: Some(Cow::Owned(Value::Object(payload))),
     })
 }
 
-/// `value`: a JSON number (not a string) that is finite as an f64, and its text.
+/// `value`: a JSON number (not a string) that a 64-bit float carries as sent (finite, and
+/// not a nonzero literal that rounds to 0 like `1e-400`), and its text.
 fn finite_value<'v>(event: &'v Value<'_>) -> Result<(f64, &'v str), FieldError> {
     if let Some(Value::Number(text)) = event.get("value")
+        && json::is_readable_number(text)
         && let Ok(value) = text.parse::<f64>()
-        && value.is_finite()
     {
         return Ok((value, text));
     }
@@ -100,7 +109,12 @@ fn finite_value<'v>(event: &'v Value<'_>) -> Result<(f64, &'v str), FieldError> 
 }
 
 /// The id of a record sent without one: the same measurement always gets the same id.
-fn derived_event_id(metric: &str, value_text: &str, timestamp_us: i64, customer: &str) -> String {
+fn derived_event_id(
+    metric: &str,
+    value_text: &str,
+    timestamp_us: Option<i64>,
+    customer: &str,
+) -> String {
     let value = json::canonical_number(value_text);
     let hash = idempotency::measurement_id(metric, &value, timestamp_us, customer);
     format!("enso-{hash:032x}")

@@ -35,13 +35,19 @@ pub fn idempotency_key(tenant: &str, name: &str, id: &str) -> u128 {
     FieldHasher::new().text(tenant).text(name).text(id).finish()
 }
 
-/// What a duplicate is compared on to tell a retry (same hash) from a conflict.
-/// `canonical_payload` must be `json::to_canonical` text so key order and number
-/// spelling do not count as differences.
+/// Stands for "no timestamp sent" where a hash takes an instant. No accepted instant is
+/// `i64::MIN` (they lie within `timestamp::MIN_US..=MAX_US`), so it cannot collide with one,
+/// and hashes of events that did send a timestamp are the ones stored before it existed.
+const NOT_SENT: i64 = i64::MIN;
+
+/// What a duplicate is compared on to tell a retry (same hash) from a conflict: only what
+/// the client sent. `timestamp_us` is `None` when the server stamped the time received (a
+/// resend of the same bytes later must still be a duplicate). `canonical_payload` must be
+/// `json::to_canonical` text so key order and number spelling do not count as differences.
 pub fn content_hash(
     name: &str,
     customer: &str,
-    timestamp_us: i64,
+    timestamp_us: Option<i64>,
     value: Option<f64>,
     canonical_payload: &str,
 ) -> u128 {
@@ -49,7 +55,7 @@ pub fn content_hash(
     hasher
         .text(name)
         .text(customer)
-        .raw(&timestamp_us.to_le_bytes());
+        .raw(&timestamp_us.unwrap_or(NOT_SENT).to_le_bytes());
     match value {
         None => hasher.raw(&[0]),
         // 0.0 == -0.0, so they must not make a conflict.
@@ -58,14 +64,20 @@ pub fn content_hash(
     hasher.text(canonical_payload).finish()
 }
 
-/// The id of an Enso measurement sent without `eventId`: equal for an identical retry.
+/// The id of an Enso measurement sent without `eventId`: equal for an identical retry, so it
+/// depends only on what the client sent (`timestamp_us` is `None` when it sent no timestamp).
 /// `value_text` must be `json::canonical_number` text so `1` and `1.0` are one value.
 /// Stored ids depend on this encoding: changing it lets a retry through as a new event.
-pub fn measurement_id(metric: &str, value_text: &str, timestamp_us: i64, customer: &str) -> u128 {
+pub fn measurement_id(
+    metric: &str,
+    value_text: &str,
+    timestamp_us: Option<i64>,
+    customer: &str,
+) -> u128 {
     FieldHasher::new()
         .text(metric)
         .text(value_text)
-        .raw(&timestamp_us.to_le_bytes())
+        .raw(&timestamp_us.unwrap_or(NOT_SENT).to_le_bytes())
         .text(customer)
         .finish()
 }
@@ -134,20 +146,20 @@ mod tests {
 
     #[test]
     fn content_hash_sees_every_field() {
-        let base = content_hash("n", "c", 1, None, "{}");
-        assert_eq!(base, content_hash("n", "c", 1, None, "{}"));
-        assert_ne!(base, content_hash("m", "c", 1, None, "{}"));
-        assert_ne!(base, content_hash("n", "d", 1, None, "{}"));
-        assert_ne!(base, content_hash("n", "c", 2, None, "{}"));
-        assert_ne!(base, content_hash("n", "c", 1, Some(0.0), "{}"));
+        let base = content_hash("n", "c", Some(1), None, "{}");
+        assert_eq!(base, content_hash("n", "c", Some(1), None, "{}"));
+        assert_ne!(base, content_hash("m", "c", Some(1), None, "{}"));
+        assert_ne!(base, content_hash("n", "d", Some(1), None, "{}"));
+        assert_ne!(base, content_hash("n", "c", Some(2), None, "{}"));
+        assert_ne!(base, content_hash("n", "c", Some(1), Some(0.0), "{}"));
         assert_eq!(
-            content_hash("n", "c", 1, Some(0.0), "{}"),
-            content_hash("n", "c", 1, Some(-0.0), "{}")
+            content_hash("n", "c", Some(1), Some(0.0), "{}"),
+            content_hash("n", "c", Some(1), Some(-0.0), "{}")
         );
-        assert_ne!(base, content_hash("n", "c", 1, None, "{\"a\":1}"));
+        assert_ne!(base, content_hash("n", "c", Some(1), None, "{\"a\":1}"));
         assert_ne!(
-            content_hash("nc", "", 1, None, "{}"),
-            content_hash("n", "c", 1, None, "{}")
+            content_hash("nc", "", Some(1), None, "{}"),
+            content_hash("n", "c", Some(1), None, "{}")
         );
     }
 
@@ -161,16 +173,44 @@ mod tests {
         encoded.extend_from_slice(&7_i64.to_le_bytes());
         encoded.extend_from_slice(&3_u64.to_le_bytes());
         encoded.extend_from_slice(b"ent");
-        let id = measurement_id("api_calls", "1", 7, "ent");
+        let id = measurement_id("api_calls", "1", Some(7), "ent");
         assert_eq!(id, xxhash_rust::xxh3::xxh3_128(&encoded));
-        assert_ne!(id, measurement_id("api_call", "1", 7, "ent"));
-        assert_ne!(id, measurement_id("api_calls", "2", 7, "ent"));
-        assert_ne!(id, measurement_id("api_calls", "1", 8, "ent"));
-        assert_ne!(id, measurement_id("api_calls", "1", 7, "ent2"));
+        assert_ne!(id, measurement_id("api_call", "1", Some(7), "ent"));
+        assert_ne!(id, measurement_id("api_calls", "2", Some(7), "ent"));
+        assert_ne!(id, measurement_id("api_calls", "1", Some(8), "ent"));
+        assert_ne!(id, measurement_id("api_calls", "1", Some(7), "ent2"));
         assert_ne!(
-            measurement_id("m", "12", 7, "c"),
-            measurement_id("m1", "2", 7, "c")
+            measurement_id("m", "12", Some(7), "c"),
+            measurement_id("m1", "2", Some(7), "c")
         );
+    }
+
+    #[test]
+    fn a_stamped_time_stays_out_of_hashes_and_ids() {
+        // Pinned: hashes and ids of events that sent a timestamp are unchanged.
+        let mut encoded = Vec::new();
+        for field in ["n", "c"] {
+            encoded.extend_from_slice(&(field.len() as u64).to_le_bytes());
+            encoded.extend_from_slice(field.as_bytes());
+        }
+        encoded.extend_from_slice(&5_i64.to_le_bytes());
+        encoded.push(0);
+        encoded.extend_from_slice(&2_u64.to_le_bytes());
+        encoded.extend_from_slice(b"{}");
+        assert_eq!(
+            content_hash("n", "c", Some(5), None, "{}"),
+            xxhash_rust::xxh3::xxh3_128(&encoded)
+        );
+        let stamped = content_hash("n", "c", None, None, "{}");
+        assert_eq!(stamped, content_hash("n", "c", None, None, "{}"));
+        assert_ne!(stamped, content_hash("n", "c", Some(0), None, "{}"));
+        assert_ne!(
+            stamped,
+            content_hash("n", "c", Some(i64::MIN + 1), None, "{}")
+        );
+        let derived = measurement_id("m", "1", None, "c");
+        assert_eq!(derived, measurement_id("m", "1", None, "c"));
+        assert_ne!(derived, measurement_id("m", "1", Some(0), "c"));
     }
 
     #[test]

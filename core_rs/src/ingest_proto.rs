@@ -105,6 +105,7 @@ fn validate(
             id: Cow::Borrowed(&event.id),
             customer: &event.customer_id,
             timestamp_us: checked.timestamp_us,
+            stamped: event.timestamp.is_none(),
             value: event.value,
             payload: checked.payload.map(Cow::Owned),
         });

@@ -1,5 +1,6 @@
 //! Strict RFC 8259 JSON: an iterative parser over bytes (this file) and compact writers.
 
+mod numbers;
 mod write;
 
 #[cfg(test)]
@@ -10,6 +11,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 
+pub use numbers::{is_readable_number, unreadable_number};
 pub use write::{
     canonical_number, format_f64, to_canonical, to_compact, write_canonical, write_compact,
 };

@@ -3,6 +3,7 @@
 
 use crate::batch::{
     check_body_size, check_length, check_not_future, identifier, is_type_name, non_blank,
+    unreadable_message,
 };
 use crate::error::CoreError;
 use crate::json::{self, Value};
@@ -45,6 +46,9 @@ pub fn parse_profiles_event(
     let root = json::parse(body, limits.max_depth)?;
     let (user_field, user) = user(&root)?;
     let (kind, attributes) = event_type(&root)?;
+    if let Some(number) = json::unreadable_number(attributes) {
+        return Err(invalid(EVENT, unreadable_message(EVENT, number)));
+    }
     let (name, attributes, order_id) = match kind {
         GENERIC => {
             let inner = match attributes.get(GENERIC) {

@@ -14,10 +14,21 @@ impl fmt::Display for TimestampError {
 
 impl std::error::Error for TimestampError {}
 
+impl TimestampError {
+    /// For a member that should hold a date-time string and holds something else.
+    pub const NOT_TEXT: Self = Self("expected a date-time string");
+}
+
+/// A well-formed date-time whose UTC instant is outside [`MIN_US`]..=[`MAX_US`].
+pub const OUT_OF_RANGE: TimestampError = TimestampError(
+    "timestamp must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z in UTC.",
+);
+
 const MICROS_PER_SECOND: i64 = 1_000_000;
 const SECONDS_PER_DAY: i64 = 86_400;
 
-/// The range [`parse_timestamp`] can produce: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z.
+/// The instants Sluice accepts, 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z: what
+/// every reader carries (JSON's four-digit years, google.protobuf.Timestamp, Python's datetime).
 pub const MIN_US: i64 = -62_135_596_800_000_000;
 pub const MAX_US: i64 = 253_402_300_799_999_999;
 
@@ -28,7 +39,8 @@ pub fn from_epoch_millis(ms: i64) -> Option<i64> {
 }
 
 /// Parses `YYYY-MM-DD(T|t| )HH:MM:SS[.f{1,9}][Z|z|±HH:MM|±HHMM]`; no offset means UTC.
-/// Fractions finer than a microsecond are truncated.
+/// Fractions finer than a microsecond are truncated. The instant, once the offset is applied,
+/// must lie within [`MIN_US`]..=[`MAX_US`]: `0001-01-01T00:00:00+01:00` is year 0 in UTC.
 pub fn parse_timestamp(text: &str) -> Result<i64, TimestampError> {
     let mut cursor = Cursor {
         bytes: text.as_bytes(),
@@ -71,7 +83,11 @@ pub fn parse_timestamp(text: &str) -> Result<i64, TimestampError> {
     let seconds = days_from_civil(year, month, day) * SECONDS_PER_DAY
         + i64::from(hour * 3600 + minute * 60 + second)
         - offset_seconds;
-    Ok(seconds * MICROS_PER_SECOND + micros)
+    let instant = seconds * MICROS_PER_SECOND + micros;
+    if !(MIN_US..=MAX_US).contains(&instant) {
+        return Err(OUT_OF_RANGE);
+    }
+    Ok(instant)
 }
 
 struct Cursor<'a> {
@@ -257,6 +273,22 @@ mod tests {
         assert_eq!(from_epoch_millis(MAX_US / 1000 + 1), None);
         assert_eq!(from_epoch_millis(i64::MAX), None);
         assert_eq!(from_epoch_millis(i64::MIN), None);
+    }
+
+    #[test]
+    fn the_range_is_checked_in_utc_after_the_offset() {
+        assert_eq!(us("0001-01-01T00:00:00-00:00"), MIN_US);
+        assert_eq!(us("0001-01-01T01:00:00+01:00"), MIN_US);
+        assert_eq!(us("9999-12-31T22:59:59.999999-01:00"), MAX_US);
+        for outside in [
+            "0001-01-01T00:00:00+14:00",
+            "0001-01-01T00:00:00+00:01",
+            "0001-01-01T00:59:59.999999+01:00",
+            "9999-12-31T23:59:59.999999-00:01",
+            "9999-12-31T23:00:00-23:59",
+        ] {
+            assert!(parse_timestamp(outside).is_err(), "{outside:?} is outside");
+        }
     }
 
     #[test]

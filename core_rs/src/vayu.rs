@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use crate::batch::{
     Batch, NOT_AN_OBJECT, Repeat, ValidEvent, check_event_count, events_error, json_batch,
-    optional_object, parse_body, required_text, timestamp_member,
+    optional_object, parse_body, readable_numbers, required_text, timestamp_member,
 };
 use crate::error::{CoreError, FieldError};
 use crate::json::{self, Value};
@@ -50,11 +50,15 @@ fn validate_vayu_event<'v>(
     let customer = text("customerAlias")?;
     let id = text("ref")?;
     let payload = optional_object(event, "data")?;
+    if let Some(data) = payload {
+        readable_numbers("data", "data", data)?;
+    }
     Ok(ValidEvent {
         name,
         id: Cow::Borrowed(id),
         customer,
         timestamp_us,
+        stamped: false,
         value: None,
         payload: payload.map(Cow::Borrowed),
     })

@@ -29,6 +29,7 @@ __all__ = [
     "parse_profiles_event",
     "parse_timestamp",
     "parse_vayu_batch",
+    "payload_problem",
 ]
 
 # Per-event rejection reasons, shared with the gRPC `RejectReason` enum (without its prefix).
@@ -220,6 +221,10 @@ def loads_strict(data: bytes) -> Any:
     request parsers' rules: UTF-8 only, no NaN/Infinity, no duplicate keys, numbers of at most
     1000 characters (floats finite), nesting of at most 64 levels. InvalidJson otherwise."""
 
+def payload_problem(payload: str) -> str | None:
+    """Why a stored payload (JSON object text) cannot be read back on every surface (not a
+    strict JSON object, or a number no 64-bit float carries), or None when it can."""
+
 def parse_timestamp(text: str) -> int:
     """RFC 3339 / ISO 8601 date-time -> UTC microseconds since the epoch (no offset means UTC)."""
 
@@ -227,11 +232,12 @@ def idempotency_key(tenant: str, name: str, id: str) -> bytes:
     """The 16-byte idempotency key hash of (tenant, name, id)."""
 
 def content_hash(
-    name: str, customer: str, timestamp_us: int, value: float | None, payload_json: str
+    name: str, customer: str, timestamp_us: int | None, value: float | None, payload_json: str
 ) -> bytes:
     """The 16-byte content hash the parsers give a row; `payload_json` is a JSON object's text
-    (hashed canonically: key order and number spelling do not count). InvalidJson if it is
-    not JSON, ValueError if it is not an object."""
+    (hashed canonically: key order and number spelling do not count); `timestamp_us` is None
+    when the server stamped the time (a stamped time stays out of the hash). InvalidJson if it
+    is not JSON, ValueError if it is not an object."""
 
 @final
 class IdempotencyIndex:

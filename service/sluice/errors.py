@@ -114,3 +114,13 @@ class StoreUnavailable(SluiceError):
     def __init__(self, message: str, retry_after: int = 1) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class UnreadableEvent(SluiceError):
+    """A stored event no reader can carry back (accepted before today's rules, or written
+    around them): reads of many events skip it; a read of this one event ends with this."""
+
+    def __init__(self, offset: int, reason: str) -> None:
+        super().__init__(f"The stored event at offset {offset} cannot be read back: {reason}.")
+        self.offset = offset
+        self.reason = reason

@@ -12,6 +12,7 @@ from sluice._core import parse_timestamp
 from sluice.encoding import b64url_decode, b64url_encode
 from sluice.errors import InvalidParameter
 from sluice.model import EventQuery, StoredEvent
+from sluice.readable import UnreadableEvents
 from sluice.storage import EventStore
 
 __all__ = ["MAX_PAGE", "EventLog", "EventPage", "decode_cursor", "encode_cursor", "parse_timestamp"]
@@ -51,14 +52,20 @@ class EventPage:
 
 
 class EventLog:
+    """Every read of stored events. A row no reader can carry back is reported once and
+    skipped (`UnreadableEvents`), so one damaged row never stops a page, a query or a stream;
+    a read of that one event raises UnreadableEvent."""
+
     def __init__(
         self,
         store: EventStore,
         clock_us: Callable[[], int],
+        unreadable: UnreadableEvents,
         poll_seconds: float = FOLLOW_POLL_SECONDS,
     ) -> None:
         self._store = store
         self._clock_us = clock_us
+        self._unreadable = unreadable
         self.poll_seconds = poll_seconds
         self._followers: dict[str, set[asyncio.Event]] = {}  # tenant -> one wake-up each
         self._closed = False
@@ -67,11 +74,12 @@ class EventLog:
         # One extra row tells whether another page exists without a second query.
         rows = await self._store.query_events(tenant, replace(query, limit=query.limit + 1))
         total = await self._store.count_events(tenant, query)
-        events = rows[: query.limit]
+        page = rows[: query.limit]
         more = len(rows) > query.limit
-        last = events[-1] if events else None
+        last = page[-1] if page else None
         next_after = (last.timestamp, last.offset) if more and last is not None else None
-        return EventPage(events, total, next_after)
+        # The cursor continues after the last row read, even if that row was skipped.
+        return EventPage(self._readable(page), total, next_after)
 
     async def matching(
         self, tenant: str, query: EventQuery, limit: int | None = None
@@ -82,7 +90,7 @@ class EventLog:
         while left is None or left > 0:
             size = MAX_PAGE if left is None else min(MAX_PAGE, left)
             events = await self._store.query_events(tenant, replace(query, after=after, limit=size))
-            for event in events:
+            for event in self._readable(events):
                 yield event
             if len(events) < size:
                 return
@@ -91,12 +99,14 @@ class EventLog:
 
     async def by_id(self, tenant: str, id: str, name: str | None = None) -> StoredEvent | None:
         found = await self._store.live_events_by_id(tenant, [id], name)
-        return found[0] if found else None
+        return self._unreadable.check(found[0]) if found else None
 
     async def delete(
         self, tenant: str, ids: Sequence[str], name: str | None = None
     ) -> list[StoredEvent]:
-        return await self._store.delete_events_by_id(tenant, ids, self._clock_us(), name)
+        """Soft-deletes every match; returns those that can be read back."""
+        deleted = await self._store.delete_events_by_id(tenant, ids, self._clock_us(), name)
+        return self._readable(deleted)
 
     async def follow(self, tenant: str, after_offset: int) -> AsyncIterator[StoredEvent]:
         """The tenant's live events with an offset above after_offset, in offset order, then
@@ -115,7 +125,7 @@ class EventLog:
                 events = await self._store.read_log(tenant, after_offset, MAX_PAGE)
                 for event in events:
                     after_offset = event.offset
-                    if event.deleted_at is None:
+                    if event.deleted_at is None and self._unreadable.readable(event):
                         yield event
                 if len(events) < MAX_PAGE:
                     with contextlib.suppress(TimeoutError):
@@ -125,6 +135,9 @@ class EventLog:
             followers.discard(woken)
             if not followers:
                 self._followers.pop(tenant, None)
+
+    def _readable(self, events: Sequence[StoredEvent]) -> list[StoredEvent]:
+        return [event for event in events if self._unreadable.readable(event)]
 
     def appended(self, tenant: str) -> None:
         """A commit added events to the tenant's log: wake its followers."""

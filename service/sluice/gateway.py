@@ -19,6 +19,7 @@ from sluice.ingest import IngestService
 from sluice.metrics import Metrics
 from sluice.profiles import ProfileEvents
 from sluice.ratelimit import RateLimiter
+from sluice.readable import UnreadableEvents
 from sluice.readiness import Readiness
 from sluice.registry import CustomerRegistry
 from sluice.settings import Settings
@@ -49,7 +50,8 @@ class Gateway:
         store.observe_commits(self.metrics.record_commit)
         self.index = _core.IdempotencyIndex()
         self.readiness = Readiness(store)
-        self.events = EventLog(store, clock_us)
+        self.unreadable = UnreadableEvents(self.metrics)
+        self.events = EventLog(store, clock_us, self.unreadable)
         self.customers = CustomerRegistry(store, clock_us)
         self.dialects = Dialects.build(limits, store, settings.collect_event_types)
         self.admission = StoreAdmission(settings.store_queue_limit, settings.tenant_queue_share)

@@ -63,8 +63,13 @@ class IngestService:
             invalid = [rejection for rejection in rejected if rejection.reason == INVALID]
             if invalid:
                 raise dialect.refuse_batch(invalid)
-        accepted, duplicates = await self.commit(tenant, dialect.source, rows, now)
-        rejected.extend(await self._repeats(dialect, tenant, duplicates))
+        accepted, duplicates = await self.commit(
+            tenant, dialect.source, rows, now, count_repeats=False
+        )
+        repeats = await self._repeats(dialect, tenant, duplicates)
+        for repeat in repeats:  # each as what it turned out to be: duplicate or conflict
+            self._metrics.child(self._metrics.events, dialect.source, repeat.reason.lower()).inc()
+        rejected.extend(repeats)
         rejected.sort()
         return IngestOutcome(batch, accepted, rejected)
 
@@ -78,9 +83,16 @@ class IngestService:
         return IngestOutcome(batch, [row.index for row in batch.events], rejected)
 
     async def commit(
-        self, tenant: str, source: str, rows: Sequence[EventRow], now: int
+        self,
+        tenant: str,
+        source: str,
+        rows: Sequence[EventRow],
+        now: int,
+        count_repeats: bool = True,
     ) -> tuple[list[int], list[EventRow]]:
-        """Claim keys, store durably, settle the index: (indices stored, rows that were dups)."""
+        """Claim keys, store durably, settle the index: (indices stored, rows whose key was
+        already stored). Those rows are counted as duplicates unless `count_repeats` is off
+        (the caller then tells duplicates from conflicts and counts them itself)."""
         if not rows:
             return [], []
         states = self._index.claim([row.key for row in rows])
@@ -116,7 +128,8 @@ class IngestService:
             else:
                 accepted.append(row.index)
         self._metrics.child(self._metrics.events, source, "accepted").inc(len(accepted))
-        self._metrics.child(self._metrics.events, source, "duplicate").inc(len(duplicates))
+        if count_repeats:
+            self._metrics.child(self._metrics.events, source, "duplicate").inc(len(duplicates))
         return accepted, duplicates
 
     def _count_parsed(self, source: str, total: int, rejected: Sequence[Rejection]) -> None:

@@ -24,7 +24,8 @@ class Metrics:
         self.events = Counter(
             "sluice_events_total",
             "Events by the API they came through and what became of them: accepted, "
-            "duplicate, or the rejection reason.",
+            "duplicate (a repeat of the same content), conflict (a repeated key with different "
+            "content), or the rejection reason.",
             ["source", "outcome"],
             registry=registry,
         )
@@ -45,6 +46,12 @@ class Metrics:
             "sluice_group_commit_rows",
             "Rows written by one group commit (requests share a transaction).",
             buckets=(1, 10, 100, 1000, 5000, 20000),
+            registry=registry,
+        )
+        self.unreadable_events = Counter(
+            "sluice_unreadable_events_total",
+            "Stored events that reads skipped because a reader cannot carry them back "
+            "(each counted once per process).",
             registry=registry,
         )
         self.rate_limited = Counter(

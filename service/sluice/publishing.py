@@ -19,7 +19,9 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
+from sluice.metrics import Metrics
 from sluice.model import StoredEvent
+from sluice.readable import UnreadableEvents
 from sluice.settings import Settings
 from sluice.storage import Outbox, Store
 
@@ -94,8 +96,12 @@ class OutboxRelay:
         stream: str = "SLUICE",
         subject_prefix: str = "sluice",
         poll_seconds: float = POLL_SECONDS,
+        unreadable: UnreadableEvents | None = None,
     ) -> None:
         self._store = store
+        # A queued event no reader can carry back is reported and left out of the stream
+        # (marked like the others), so it can never hold the outbox up.
+        self._unreadable = unreadable or UnreadableEvents(Metrics())
         self.url = url
         self.stream = stream
         self.subject_prefix = subject_prefix
@@ -178,6 +184,8 @@ class OutboxRelay:
             acks: list[asyncio.Future[Any]] = []
             try:
                 for key, event in claimed:
+                    if not self._unreadable.readable(event):
+                        continue
                     subject = subject_for(self.subject_prefix, event.tenant, event.name)
                     headers = message_headers(key, event)
                     acks.append(
@@ -194,14 +202,20 @@ class OutboxRelay:
         return len(claimed)
 
 
-def start_relay(settings: Settings, store: Store) -> OutboxRelay | None:
+def start_relay(
+    settings: Settings, store: Store, unreadable: UnreadableEvents | None = None
+) -> OutboxRelay | None:
     """The running relay when publishing is configured (SLUICE_NATS_URL), else None."""
     if not settings.nats_url:
         return None
     if not isinstance(store, Outbox):
         raise ValueError("publishing (SLUICE_NATS_URL) needs the PostgreSQL store")
     relay = OutboxRelay(
-        store, settings.nats_url, settings.nats_stream, settings.nats_subject_prefix
+        store,
+        settings.nats_url,
+        settings.nats_stream,
+        settings.nats_subject_prefix,
+        unreadable=unreadable,
     )
     relay.start()
     return relay

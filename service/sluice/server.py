@@ -86,7 +86,7 @@ async def serve(settings: Settings) -> None:
     )
     gateway = Gateway(store, settings)
     await gateway.start()
-    relay = start_relay(settings, store)
+    relay = start_relay(settings, store, gateway.unreadable)
     try:
         token = await bootstrap_key(gateway.access.keys)
         if token is not None:

@@ -29,6 +29,7 @@ def event_row(
     tenant: str = "acme",
     payload: str = "{}",
     key: bytes | None = None,
+    timestamp_us: int = 1_700_000_000_000_000,
 ) -> EventRow:
     """A row as a parser makes it; `key` overrides the idempotency key of (tenant, name, id)."""
     return EventRow(
@@ -37,7 +38,7 @@ def event_row(
         name=name,
         id=id_,
         customer="cust",
-        timestamp_us=1_700_000_000_000_000,
+        timestamp_us=timestamp_us,
         value=None,
         payload=payload,
         content_hash=bytes(16),

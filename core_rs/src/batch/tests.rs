@@ -1,4 +1,5 @@
 use super::*;
+use crate::limits::MAX_FIELD_BYTES;
 
 const NOW: i64 = 1_795_437_507_000_000; // 2026-11-23T12:38:27Z
 
@@ -125,8 +126,8 @@ fn event_list_errors_name_the_member() {
 
 #[test]
 fn row_content_hash_is_canonical_and_matches_the_builder() {
-    let hash = |payload: &str| row_content_hash("n", "c", 1, Some(2.0), payload);
-    let expected = idempotency::content_hash("n", "c", 1, Some(2.0), r#"{"a":1,"b":[1]}"#);
+    let hash = |payload: &str| row_content_hash("n", "c", Some(1), Some(2.0), payload);
+    let expected = idempotency::content_hash("n", "c", Some(1), Some(2.0), r#"{"a":1,"b":[1]}"#);
     assert_eq!(hash(r#"{"b":[1.0],"a":1}"#), Ok(expected));
     assert_eq!(hash(r#" { "a" : 1e0 , "b" : [ 1 ] } "#), Ok(expected));
     assert!(matches!(hash("{"), Err(CoreError::InvalidJson(_))));
@@ -148,6 +149,7 @@ fn row_content_hash_is_canonical_and_matches_the_builder() {
             id: Cow::Borrowed("i"),
             customer: "c",
             timestamp_us: 1,
+            stamped: false,
             value: Some(2.0),
             payload: Some(Cow::Borrowed(&payload)),
         }),
@@ -155,7 +157,7 @@ fn row_content_hash_is_canonical_and_matches_the_builder() {
     let batch = builder.finish();
     assert_eq!(batch.events[0].content_hash, expected);
     assert_eq!(
-        row_content_hash("n", "c", 1, Some(2.0), batch.events[0].payload_json()),
+        row_content_hash("n", "c", Some(1), Some(2.0), batch.events[0].payload_json()),
         Ok(expected)
     );
 }
@@ -172,6 +174,7 @@ fn the_builder_records_fields_of_rejections() {
         id: Cow::Borrowed("i"),
         customer,
         timestamp_us: 1,
+        stamped: false,
         value: None,
         payload: None,
     };
@@ -257,4 +260,16 @@ fn reject_reasons_have_their_wire_names() {
     assert_eq!(RejectReason::Invalid.as_str(), "INVALID");
     assert_eq!(RejectReason::Duplicate.as_str(), "DUPLICATE");
     assert_eq!(RejectReason::Conflict.as_str(), "CONFLICT");
+}
+
+#[test]
+fn stored_payloads_that_a_reader_cannot_carry_are_named() {
+    assert_eq!(payload_problem(r#"{"a":[1,2.5e-300],"b":"1e-400"}"#), None);
+    let huge = format!(r#"{{"n":{{"m":1{}}}}}"#, "0".repeat(400));
+    let problem = payload_problem(&huge).unwrap();
+    assert!(problem.starts_with("n holds the number 1000"), "{problem}");
+    assert!(payload_problem(r#"{"n":1e-400}"#).is_some());
+    assert!(payload_problem("[1]").is_some());
+    assert!(payload_problem(r#"{"n":1e400}"#).is_some());
+    assert!(payload_problem("{").is_some());
 }

@@ -180,7 +180,15 @@ fn value_must_be_a_finite_json_number() {
         parse(&format!(r#"{{"events":[{}]}}"#, with("value", "1e400"))),
         Err(CoreError::InvalidJson(_))
     ));
-    for (good, value) in [("0", 0.0), ("-0", 0.0), ("1e-400", 0.0), ("1.5E3", 1500.0)] {
+    // A nonzero value that a double rounds to 0 would be stored as 0: refused too.
+    for bad in ["1e-400", "-2.5e-330"] {
+        assert_eq!(
+            rejection(&with("value", bad)),
+            rejected("value", "value must be a finite number."),
+            "{bad}"
+        );
+    }
+    for (good, value) in [("0", 0.0), ("-0", 0.0), ("0e-400", 0.0), ("1.5E3", 1500.0)] {
         assert_eq!(one(&with("value", good)).events[0].value, Some(value));
     }
 }
@@ -267,14 +275,23 @@ fn a_missing_event_id_is_derived_from_the_measurement() {
     ] {
         assert_ne!(id_of(&changed), base, "{changed}");
     }
-    // Without a timestamp the time received is part of it: a later retry is a new event.
+    // Without a timestamp the time received is not part of it (the client did not send it):
+    // a later blind retry is the same event, and both rows hash the same content.
     let untimed = with("eventId", "").replace(r#","timestamp":"2023-11-07T05:31:56Z""#, "");
     let body = format!(r#"{{"events":[{untimed}]}}"#);
     let at = |now| {
-        parse_enso_batch(body.as_bytes(), TENANT, now, &Limits::default())
-            .map(|batch| batch.events[0].id().to_owned())
+        parse_enso_batch(body.as_bytes(), TENANT, now, &Limits::default()).map(|batch| {
+            let row = &batch.events[0];
+            (row.id().to_owned(), row.content_hash, row.timestamp_us)
+        })
     };
-    assert_ne!(at(NOW), at(NOW + 1));
+    let (first, later) = (at(NOW).unwrap(), at(NOW + 1).unwrap());
+    assert_eq!((&first.0, first.1), (&later.0, later.1));
+    assert_eq!((first.2, later.2), (NOW, NOW + 1));
+    // ...and differs from the same measurement sent with a timestamp.
+    assert_ne!(first.0, base);
+    let stamped_now = with("eventId", "").replace("2023-11-07T05:31:56Z", "2026-11-23T12:38:27Z");
+    assert_ne!(id_of(&stamped_now), first.0);
 }
 
 #[test]

@@ -25,13 +25,14 @@ pub(super) fn idempotency_key<'py>(
     key_bytes(py, idempotency::idempotency_key(tenant, name, id))
 }
 
-/// The 16-byte content hash the parsers give a row, for a payload given as JSON object text.
+/// The 16-byte content hash the parsers give a row, for a payload given as JSON object text;
+/// `timestamp_us` is None when the server stamped the time (it then stays out of the hash).
 #[pyfunction]
 pub(super) fn content_hash<'py>(
     py: Python<'py>,
     name: &str,
     customer: &str,
-    timestamp_us: i64,
+    timestamp_us: Option<i64>,
     value: Option<f64>,
     payload_json: &str,
 ) -> PyResult<Bound<'py, PyBytes>> {

@@ -43,6 +43,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse::parse_ingest_request, m)?)?;
     m.add_function(wrap_pyfunction!(parse::parse_ingest_stream_request, m)?)?;
     m.add_function(wrap_pyfunction!(parse::loads_strict, m)?)?;
+    m.add_function(wrap_pyfunction!(parse::payload_problem, m)?)?;
     m.add_function(wrap_pyfunction!(parse::parse_timestamp, m)?)?;
     m.add_function(wrap_pyfunction!(idempotency::idempotency_key, m)?)?;
     m.add_function(wrap_pyfunction!(idempotency::content_hash, m)?)?;

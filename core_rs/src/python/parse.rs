@@ -144,6 +144,12 @@ pub(super) fn loads_strict<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<
     to_python(py, &value)
 }
 
+/// Why a stored payload (JSON object text) cannot be read back on every surface, or None.
+#[pyfunction]
+pub(super) fn payload_problem(py: Python<'_>, payload: &str) -> Option<String> {
+    py.detach(|| batch::payload_problem(payload))
+}
+
 /// The value `json.loads` gives for the same text (the parser has already refused what
 /// `json.loads` would read differently: NaN, duplicate keys, unbounded numbers, ...).
 fn to_python<'py>(py: Python<'py>, value: &Value<'_>) -> PyResult<Bound<'py, PyAny>> {

@@ -100,7 +100,7 @@ fn the_seed_example_is_valid() {
         idempotency::content_hash(
             "api_call",
             "customer_12345",
-            row.timestamp_us,
+            Some(row.timestamp_us),
             None,
             row.payload_json()
         )

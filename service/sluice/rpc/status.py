@@ -76,6 +76,9 @@ def refusal_for(exc: Exception) -> Refusal | None:
         return Refusal(grpc.StatusCode.UNAUTHENTICATED, str(exc))
     if isinstance(exc, errors.InvalidParameter):
         return bad_request(exc.param, str(exc))
+    if isinstance(exc, errors.UnreadableEvent):
+        # The stored row is damaged for every reader: DATA_LOSS, which a retry cannot fix.
+        return Refusal(grpc.StatusCode.DATA_LOSS, str(exc))
     if isinstance(exc, errors.CoreError):
         # InvalidBatch names its field; a too-large or undecodable body is the whole request.
         return bad_request(getattr(exc, "param", ""), str(exc))

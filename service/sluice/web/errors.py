@@ -26,6 +26,7 @@ from sluice.errors import (
     RequestTimeout,
     StoreUnavailable,
     Unauthenticated,
+    UnreadableEvent,
     UnsupportedMediaType,
 )
 
@@ -105,6 +106,10 @@ def http_error(exc: Exception) -> HttpError | None:
             )
         case CustomerConflict():
             return HttpError(409, "conflict", str(exc), param=exc.param)
+        case UnreadableEvent():
+            # The store holds a row no reader can carry (already logged and counted): a server
+            # fault, reported as such and named, not a crash.
+            return HttpError(500, "unreadable", str(exc))
         # A declared query or path parameter that failed Litestar's own validation.
         case ValidationException(extra=[{"key": str(key), "message": str(reason)}, *_]):
             return HttpError(400, "invalid_parameter", f"Invalid {key}: {reason}.", param=key)
@@ -133,6 +138,7 @@ SLUICE_CODES = {
     "not_found": ("invalid_request_error", "resource_not_found"),
     "conflict": ("invalid_request_error", "resource_conflict"),
     "bad_request": ("invalid_request_error", "invalid_request"),
+    "unreadable": ("api_error", "event_unreadable"),
 }
 
 

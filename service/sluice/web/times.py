@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import datetime
 
+_EPOCH = datetime.datetime(1970, 1, 1)
+
 
 def iso_millis(us: int) -> str:
-    """UTC microseconds as `YYYY-MM-DDTHH:MM:SS.sssZ`."""
-    moment = datetime.datetime(1970, 1, 1) + datetime.timedelta(microseconds=us)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """UTC microseconds as `YYYY-MM-DDTHH:MM:SS.sssZ`, the year always four digits (strftime's
+    `%Y` writes year 1 as `1` on glibc)."""
+    t = _EPOCH + datetime.timedelta(microseconds=us)
+    return (
+        f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
+        f".{t.microsecond // 1000:03d}Z"
+    )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from litestar import Request, delete, get, post
 from litestar.exceptions import NotFoundException
@@ -25,6 +27,22 @@ from sluice.web.openapi import operation_id
 from sluice.web.times import iso_millis
 
 DEFAULT_PAGE = 100
+# `:path` so that a ref holding slashes (accepted at ingest, so it must be readable), sent as
+# is or as %2F, is addressable too.
+_ONE = ["/events/{ref:path}", "/v2/events/{ref:path}"]
+
+
+def _ref(request: Request[Any, Any, Any], path: str) -> str:
+    """The ref as the client wrote it: from the raw path where the server gives one, since the
+    decoded path has lost repeated slashes (a ref `/a` is `/events/%2Fa`)."""
+    raw = request.scope.get("raw_path")
+    if isinstance(raw, bytes):
+        raw_path = raw.split(b"?", 1)[0]
+        for prefix in (b"/v2/events/", b"/events/"):
+            if raw_path.startswith(prefix):
+                with contextlib.suppress(UnicodeDecodeError):
+                    return unquote_to_bytes(raw_path.removeprefix(prefix)).decode()
+    return path.removeprefix("/")  # a `:path` parameter keeps its leading slash
 
 
 def render_event(event: StoredEvent) -> dict[str, Any]:
@@ -108,22 +126,20 @@ def routes(
             "nextCursor": encode_cursor(page.next_after) if page.next_after else None,
         }
 
-    @get(["/events/{ref:str}", "/v2/events/{ref:str}"], operation_id=operation_id("vayuGetEvent"))
+    @get(_ONE, operation_id=operation_id("vayuGetEvent"))
     async def get_event(request: Request[Any, Any, Any], ref: FromPath[str]) -> dict[str, Any]:
         grant = await authorize(request, access)
+        ref = _ref(request, ref)
         event = await events.by_id(grant.tenant, ref)
         if event is None:
             raise NotFoundException(f"No event with ref {ref!r}.")
         return {"event": render_event(event)}
 
-    @delete(
-        ["/events/{ref:str}", "/v2/events/{ref:str}"],
-        operation_id=operation_id("vayuDeleteEvent"),
-        status_code=200,
-    )
+    @delete(_ONE, operation_id=operation_id("vayuDeleteEvent"), status_code=200)
     async def delete_event(request: Request[Any, Any, Any], ref: FromPath[str]) -> dict[str, Any]:
         """Soft delete: the event leaves every read; its (name, ref) stays taken."""
         grant = await authorize(request, access)
+        ref = _ref(request, ref)
         deleted = await events.delete(grant.tenant, [ref])
         if not deleted:
             raise NotFoundException(f"No event with ref {ref!r}.")
