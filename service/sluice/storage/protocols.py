@@ -69,8 +69,9 @@ class EventStore(Protocol):
         A deleted event leaves every read but keeps its (name, id) taken.
         """
 
-    def observe_commits(self, observer: Callable[[int, float], None]) -> None:
-        """Have `observer(rows, seconds)` called after each commit of appended rows."""
+    def observe_commits(self, observer: Callable[[int, float, float], None]) -> None:
+        """Have `observer(rows, seconds, commit_seconds)` called after each commit of appended
+        rows; commit_seconds is the COMMIT alone (the wait for the log's fsync)."""
 
 
 @runtime_checkable
