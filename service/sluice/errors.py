@@ -33,9 +33,10 @@ class SluiceError(Exception):
     """Base of the service's own (non-core) errors."""
 
 
-class ConfigurationError(SluiceError):
+class ConfigurationError(SluiceError, ValueError):
     """An operator's mistake a process cannot start or run with (a bad setting, a port in use,
-    an unusable data directory or store URL): shown as one line, without a traceback."""
+    an unusable data directory or store URL): shown as one line, without a traceback. A
+    ValueError too: most are a value that cannot be used."""
 
 
 class Unauthenticated(SluiceError):

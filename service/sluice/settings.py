@@ -79,7 +79,7 @@ def _log_level(text: str) -> str:
 
 def _synchronous(text: str) -> str:
     mode = text.upper()
-    if mode not in ("FULL", "NORMAL", "EXTRA"):
+    if mode not in ("FULL", "NORMAL"):
         raise ValueError(text)
     return mode
 
@@ -242,7 +242,7 @@ class Settings:
                 "COLLECT_EVENT_TYPES", {}, _allow_lists, 'JSON like {"tenant": ["type"]}'
             ),
             sqlite_synchronous=_read(
-                "SQLITE_SYNCHRONOUS", c.sqlite_synchronous, _synchronous, "FULL, EXTRA or NORMAL"
+                "SQLITE_SYNCHRONOUS", c.sqlite_synchronous, _synchronous, "FULL or NORMAL"
             ),
             group_commit=_read("GROUP_COMMIT", c.group_commit, _flag, "on or off"),
         )
