@@ -7,6 +7,7 @@ store) ends as one line on stderr and exit status 1 or 2; `--debug` shows the tr
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from sluice import __version__, datadir
@@ -25,9 +26,14 @@ from sluice.settings import port
 
 
 def _serve(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    # grpc's C core reads its own level once, when grpc is first imported (by the server): it
+    # follows SLUICE_GRPC_LOG_LEVEL too, unless GRPC_VERBOSITY is set.
+    verbose = settings.grpc_log_level in ("DEBUG", "INFO")
+    os.environ.setdefault("GRPC_VERBOSITY", settings.grpc_log_level if verbose else "ERROR")
     from sluice.server import run
 
-    run(settings_of(args))
+    run(settings)
     return 0
 
 

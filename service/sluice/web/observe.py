@@ -72,10 +72,12 @@ def route_label(scope: Scope) -> str:
 def record_response(metrics: Metrics, scope: Scope, status: int, request_id: str) -> None:
     """At a response's start: the request counter, the latency histogram, the access line."""
     route = route_label(scope)
-    started: float | None = scope.get(_STARTED)  # type: ignore[assignment]
-    seconds = time.perf_counter() - started if started is not None else 0.0
     metrics.child(metrics.requests, "http", route, str(status)).inc()
-    metrics.child(metrics.request_seconds, "http", route).observe(seconds)
+    # Routed requests only: one no route served (404, 405) never passed the middleware.
+    started: float | None = scope.get(_STARTED)  # type: ignore[assignment]
+    seconds = time.perf_counter() - started if started is not None else None
+    if seconds is not None:
+        metrics.child(metrics.request_seconds, "http", route).observe(seconds)
     client = scope.get("client")
     line: dict[str, Any] = {
         "protocol": "http",
@@ -83,7 +85,7 @@ def record_response(metrics: Metrics, scope: Scope, status: int, request_id: str
         "path": scope.get("path"),
         "route": route,
         "status": status,
-        "duration_ms": round(seconds * 1000, 3),
+        "duration_ms": None if seconds is None else round(seconds * 1000, 3),
         "client": f"{client[0]}:{client[1]}" if client else None,
         "request_id": request_id,
     }
