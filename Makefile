@@ -5,20 +5,32 @@ PY := $(VENV)/bin/python
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: run check test test-rust test-py c-compiler fuzz build lint fmt proto bench clean mutation mutation-rust mutation-py
+.PHONY: run install check test test-rust test-py c-compiler fuzz build dev lint fmt proto bench wheel clean mutation mutation-rust mutation-py
 
 $(VENV)/.created:
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip "maturin>=1.9.4,<2"
 	touch $@
 
-# Builds the Rust extension (release) into the package and installs the Python deps.
-build: $(VENV)/.created
-	$(VENV)/bin/maturin develop --release --extras dev --quiet
+# pip's own progress is noise here (PIP_QUIET reaches the pip that maturin runs); a failed
+# build prints its whole log.
+QUIET_BUILD = PIP_QUIET=1 $(VENV)/bin/maturin develop --release --quiet
+
+# The package (the Rust extension built in release) and what running it needs: no dev tools.
+install: $(VENV)/.created
+	@echo "building sluice into $(VENV) (log: $(VENV)/build.log)"
+	@$(QUIET_BUILD) >$(VENV)/build.log 2>&1 || (cat $(VENV)/build.log; exit 1)
 
 # Start the service on the embedded default store (SQLite under ./sluice-data).
-run: build
+run: install
 	$(VENV)/bin/sluice serve
+
+# The same package plus the dev tools (pytest, ruff, mypy, the scale-out drivers, ...).
+build: $(VENV)/.created
+	@echo "building sluice and its dev tools into $(VENV) (log: $(VENV)/build.log)"
+	@$(QUIET_BUILD) --extras dev >$(VENV)/build.log 2>&1 || (cat $(VENV)/build.log; exit 1)
+
+dev: build
 
 # What CI runs (.ci/run): the linters, then the whole suite. A lint error fails the build.
 check: lint test
@@ -98,5 +110,14 @@ mutation-py: build
 	cd $(MUTMUT_DIR) && nice -n 15 $(abspath $(VENV))/bin/mutmut run --max-children 1 $(MUTMUT_ARGS)
 	cd $(MUTMUT_DIR) && $(abspath $(VENV))/bin/mutmut results
 
+# What ships: an sdist and one abi3 wheel (CPython 3.11 and later) with a manylinux tag, in
+# dist/. Built in its own target dir, so the develop build's cache stays warm. Publish with
+# `twine upload dist/*` (or `maturin upload dist/*`).
+DIST ?= dist
+wheel: $(VENV)/.created
+	$(VENV)/bin/maturin sdist --out $(DIST)
+	CARGO_TARGET_DIR=target/wheel $(VENV)/bin/maturin build --release --features python,pyo3/abi3-py311 \
+		--out $(DIST)
+
 clean:
-	rm -rf $(VENV) target service/sluice/*.so
+	rm -rf $(VENV) target dist service/sluice/*.so

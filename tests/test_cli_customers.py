@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import subprocess
@@ -13,7 +14,24 @@ from typing import Any
 import pytest
 
 from sluice.cli import main
+from sluice.storage.sqlite import SqliteStore
 from tests.conftest import stored_rows
+
+
+@pytest.fixture(autouse=True)
+def tenants(data_dir: Path) -> None:
+    """The tenants these tests use exist (an unknown tenant is refused: tests/test_cli.py)."""
+
+    async def make() -> None:
+        store = SqliteStore(data_dir / "sluice.db")
+        await store.open()
+        try:
+            for tenant in ("acme", "globex"):
+                await store.ensure_tenant(tenant, 1)
+        finally:
+            await store.close()
+
+    asyncio.run(make())
 
 
 def run(capsys: pytest.CaptureFixture[str], data_dir: Path, *argv: str) -> tuple[int, str, str]:

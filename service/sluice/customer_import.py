@@ -2,7 +2,9 @@
 
 A file is read a line at a time (no line held past the body limit), validated by the
 registry, and stored a batch at a time, each batch in one transaction. A bad line is
-reported by number and skipped; the rest of the file is imported.
+reported by number and skipped; the rest of the file is imported. All or nothing, or a dry run,
+reads the whole file into one batch, one transaction, which is kept only if every line is good
+(all or nothing) or never (a dry run).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import heapq
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -34,8 +37,9 @@ class UnreadableImport(Exception):
 
 @dataclass
 class ImportReport:
-    imported: int = 0
-    rejected: int = 0
+    imported: int = 0  # customers stored
+    rejected: int = 0  # lines refused
+    valid: int = 0  # customers that were, or would have been, stored (dry run, all or nothing)
     # The first MAX_EXAMPLES rejections by line number, as a heap of (-line, reason).
     _examples: list[tuple[int, str]] = field(default_factory=list)
 
@@ -151,18 +155,32 @@ async def import_customers(
     records: Iterable[Record],
     progress: Callable[[ImportReport], None] = lambda report: None,
     batch_size: int = BATCH_SIZE,
+    *,
+    all_or_nothing: bool = False,
+    dry_run: bool = False,
 ) -> ImportReport:
-    """Validate and store records a batch at a time; progress is called after each batch."""
+    """Validate and store records a batch at a time; progress is called after each batch.
+
+    all_or_nothing: store nothing unless every line is good; dry_run: store nothing, but
+    report what would be refused (the store's own checks included). Either reads the whole
+    file into one batch."""
     report = ImportReport()
+    if all_or_nothing or dry_run:
+        batch_size = sys.maxsize
     batch: list[Customer] = []
     lines: list[int] = []
     writing: asyncio.Future[None] | None = None
 
     async def store(customers: list[Customer], line_numbers: list[int]) -> None:
-        refused = await registry.put_many(tenant, customers)
+        undo = dry_run or (all_or_nothing and report.rejected > 0)
+        refused = await registry.put_many(
+            tenant, customers, all_or_nothing=all_or_nothing, dry_run=undo
+        )
         for index, conflict in refused.items():
             report.reject(line_numbers[index], str(conflict))
-        report.imported += len(customers) - len(refused)
+        report.valid += len(customers) - len(refused)
+        if not undo and not (all_or_nothing and refused):
+            report.imported += len(customers) - len(refused)
         progress(report)
 
     async def flush() -> None:

@@ -8,6 +8,7 @@ from sluice.model import Quota
 __all__ = [
     "BatchRejected",
     "ClientDisconnected",
+    "ConfigurationError",
     "CoreError",
     "CustomerConflict",
     "InvalidBatch",
@@ -30,6 +31,12 @@ __all__ = [
 
 class SluiceError(Exception):
     """Base of the service's own (non-core) errors."""
+
+
+class ConfigurationError(SluiceError, ValueError):
+    """An operator's mistake a process cannot start or run with (a bad setting, a port in use,
+    an unusable data directory or store URL): shown as one line, without a traceback. A
+    ValueError too: most are a value that cannot be used."""
 
 
 class Unauthenticated(SluiceError):

@@ -55,6 +55,7 @@ class Gateway:
         self.customers = CustomerRegistry(store, clock_us)
         self.dialects = Dialects.build(limits, store, settings.collect_event_types)
         self.admission = StoreAdmission(settings.store_queue_limit, settings.tenant_queue_share)
+        self.metrics.watch_store_queue(lambda: self.admission.waiting, self.admission.limit)
         self.ingest = IngestService(
             store,
             self.index,

@@ -17,7 +17,9 @@ request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "sluice_request_id", default=None
 )
 
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# Record attributes that are not a line's own fields. uvicorn's `color_message` repeats the
+# message with ANSI colour escapes, which have no place in JSON lines.
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
 _second_text: tuple[int, str] = (-1, "")
@@ -52,8 +54,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
-def configure(level: str = "INFO") -> None:
-    """Send every logger (ours, uvicorn's, grpc's) through one JSON handler on stderr."""
+# grpc's loggers (grpc._cython.cygrpc writes a DEBUG line per event-loop poll) and asyncio's,
+# which SLUICE_LOG_LEVEL=debug would otherwise flood; SLUICE_GRPC_LOG_LEVEL sets them.
+GRPC_LOGGERS = ("grpc", "asyncio")
+
+
+def configure(level: str = "INFO", grpc_level: str = "WARNING") -> None:
+    """Send every logger (ours, uvicorn's, grpc's) through one JSON handler on stderr; grpc's
+    own (and asyncio's) at grpc_level, so DEBUG shows Sluice's lines, not the event loop's."""
     # Skip what our JSON lines never show (the logging HOWTO's "Optimization"): the caller's
     # file and line (a stack walk per record), thread, process and multiprocessing names.
     # Every response writes an access-log line, so this is per-request cost.
@@ -71,6 +79,8 @@ def configure(level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "litestar"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    for name in GRPC_LOGGERS:
+        logging.getLogger(name).setLevel(grpc_level)
 
 
 _access_log = logging.getLogger("sluice.access")

@@ -3,12 +3,15 @@ never mix their counts."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+# From a cached 1-event request (~0.5 ms) to a store that stalls past a client's patience.
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
 
 
 class Metrics:
@@ -29,6 +32,30 @@ class Metrics:
             ["source", "outcome"],
             registry=registry,
         )
+        self.request_seconds = Histogram(
+            "sluice_request_duration_seconds",
+            "Time from a request's arrival to its response (HTTP: the response's start; gRPC: "
+            "the call's end, so a stream's whole life), by protocol and route or method.",
+            ["protocol", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.in_flight = Gauge(
+            "sluice_requests_in_flight",
+            "Requests (HTTP) and calls (gRPC, streams included) being served now.",
+            ["protocol"],
+            registry=registry,
+        )
+        self.store_queue = Gauge(
+            "sluice_store_queue_waiting",
+            "Requests waiting on the store now (admission.py); past the limit, 503/UNAVAILABLE.",
+            registry=registry,
+        )
+        self.store_queue_limit = Gauge(
+            "sluice_store_queue_limit",
+            "The most requests that may wait on the store at once (SLUICE_STORE_QUEUE_LIMIT).",
+            registry=registry,
+        )
         self.batch_events = Histogram(
             "sluice_batch_events",
             "Events per ingest request.",
@@ -40,6 +67,13 @@ class Metrics:
             "sluice_commit_seconds",
             "Time to write and durably commit one group of appends.",
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+            registry=registry,
+        )
+        self.commit_fsync_seconds = Histogram(
+            "sluice_commit_fsync_seconds",
+            "The COMMIT of one group alone: what waits for the write-ahead log to reach the "
+            "disk (SQLite: the local fsync; PostgreSQL: the server's flush and a round trip).",
+            buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0),
             registry=registry,
         )
         self.group_commit_rows = Histogram(
@@ -64,7 +98,7 @@ class Metrics:
         # and locks on every call, and each request makes several.
         self._children: dict[tuple[object, ...], Any] = {}
 
-    def child(self, metric: Counter | Histogram, *values: str) -> Any:
+    def child(self, metric: Counter | Histogram | Gauge, *values: str) -> Any:
         """metric.labels(*values), looked up once per distinct label values."""
         key = (metric, *values)
         found = self._children.get(key)
@@ -72,9 +106,16 @@ class Metrics:
             found = self._children[key] = metric.labels(*values)
         return found
 
-    def record_commit(self, rows: int, seconds: float) -> None:
+    def record_commit(self, rows: int, seconds: float, fsync_seconds: float) -> None:
+        """A group commit of `rows` took `seconds`, of which its COMMIT `fsync_seconds`."""
         self.group_commit_rows.observe(rows)
         self.commit_seconds.observe(seconds)
+        self.commit_fsync_seconds.observe(fsync_seconds)
+
+    def watch_store_queue(self, waiting: Callable[[], float], limit: int) -> None:
+        """The store-queue gauge reads `waiting()` at each scrape (nothing per request)."""
+        self.store_queue.set_function(waiting)
+        self.store_queue_limit.set(limit)
 
     def render(self) -> bytes:
         """The text exposition format."""

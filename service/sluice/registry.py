@@ -131,9 +131,16 @@ class CustomerRegistry:
         return stored, stored.created_at == customer.created_at
 
     async def put_many(
-        self, tenant: str, customers: Sequence[Customer]
+        self,
+        tenant: str,
+        customers: Sequence[Customer],
+        *,
+        all_or_nothing: bool = False,
+        dry_run: bool = False,
     ) -> dict[int, CustomerConflict]:
-        return await self._store.put_customers(tenant, customers)
+        return await self._store.put_customers(
+            tenant, customers, all_or_nothing=all_or_nothing, dry_run=dry_run
+        )
 
     async def get(self, tenant: str, id: str) -> Customer | None:
         return await self._store.get_customer(tenant, id)

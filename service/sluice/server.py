@@ -10,15 +10,16 @@ import socket
 import sys
 from collections.abc import Iterator
 
+import grpc
 import uvicorn
 
-from sluice import datadir, logs
+from sluice import logs, startup
 from sluice.api_keys import ApiKeys
+from sluice.errors import StoreUnavailable
 from sluice.gateway import Gateway
 from sluice.publishing import start_relay
 from sluice.rpc.server import create_server, stop_server
 from sluice.settings import Settings
-from sluice.storage import open_store
 from sluice.web.app import create_app
 from sluice.web.deadlines import with_header_deadline
 
@@ -51,16 +52,49 @@ def raise_open_file_limit() -> tuple[int, int]:
 
 
 def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket; raises OSError (in use, no such address, privileged port)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
     # and accepted sockets inherit this one's. With proto 0 every keep-alive response (headers
     # and body are two writes) waited ~40 ms on Nagle and the client's delayed ACK.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(1024)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(1024)
+    except OSError:
+        sock.close()
+        raise
     sock.setblocking(False)
     return sock
+
+
+def _listen_http(settings: Settings) -> socket.socket:
+    try:
+        return _listen(settings.host, settings.http_port)
+    except OSError as exc:
+        raise startup.listen_error(
+            "HTTP", "--http-port", settings.host, settings.http_port, exc
+        ) from exc
+
+
+def _check_grpc_port(settings: Settings) -> None:
+    """Bind and release gRPC's port with a plain socket first: grpc reports a failure only as
+    "Failed to bind" (and a C-level log line), this says why (in use, no such address)."""
+    host, port = settings.host, settings.grpc_port
+    try:
+        _listen(host, port).close()
+    except OSError as exc:
+        raise startup.listen_error("gRPC", "--grpc-port", host, port, exc) from exc
+
+
+async def _add_grpc_port(server: grpc.aio.Server, settings: Settings) -> int:
+    host, port = settings.host, settings.grpc_port
+    try:
+        return server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError as exc:  # taken since _check_grpc_port
+        await server.stop(None)
+        raise startup.listen_error("gRPC", "--grpc-port", host, port, OSError(str(exc))) from exc
 
 
 async def bootstrap_key(keys: ApiKeys) -> str | None:
@@ -72,20 +106,25 @@ async def bootstrap_key(keys: ApiKeys) -> str | None:
 
 
 async def serve(settings: Settings) -> None:
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.grpc_log_level)
     raise_open_file_limit()
-    for path in datadir.prepare(settings.data_dir):
+    for path in startup.prepare_data_dir(settings):
         print(f"sluice: made {path} private to its owner", file=sys.stderr, flush=True)
     for warning in settings.durability_warnings():
         print(f"sluice: WARNING: {warning}", file=sys.stderr, flush=True)
-    store = open_store(
-        settings.store_url,
-        outbox=bool(settings.nats_url),
-        synchronous=settings.sqlite_synchronous,
-        group_commit=settings.group_commit,
-    )
+    store = startup.store_for(settings, outbox=bool(settings.nats_url))
+    sock = _listen_http(settings)  # before the store: a port in use is found at once
+    try:
+        _check_grpc_port(settings)
+    except Exception:
+        sock.close()
+        raise
     gateway = Gateway(store, settings)
-    await gateway.start()
+    try:
+        await gateway.start()
+    except (StoreUnavailable, OSError) as exc:
+        sock.close()
+        raise startup.unopenable(settings, exc) from exc
     relay = start_relay(settings, store, gateway.unreadable)
     try:
         token = await bootstrap_key(gateway.access.keys)
@@ -94,11 +133,14 @@ async def serve(settings: Settings) -> None:
             print(token, flush=True)
 
         grpc_server, grpc_health = create_server(gateway)
-        grpc_port = grpc_server.add_insecure_port(f"{settings.host}:{settings.grpc_port}")
+        try:
+            grpc_port = await _add_grpc_port(grpc_server, settings)
+        except Exception:
+            sock.close()
+            raise
         await grpc_server.start()
         await grpc_health.start()
 
-        sock = _listen(settings.host, settings.http_port)
         http_port = sock.getsockname()[1]
         config = uvicorn.Config(
             create_app(gateway),
@@ -131,6 +173,7 @@ async def serve(settings: Settings) -> None:
             loop.add_signal_handler(signum, on_signal)
         print(f"sluice: http listening on http://{settings.host}:{http_port}", flush=True)
         print(f"sluice: grpc listening on {settings.host}:{grpc_port}", flush=True)
+        print(f"sluice: data in {startup.store_description(settings)}", flush=True)
         try:
             # Returns after a signal: uvicorn stops accepting and drains in-flight requests.
             await http_server.serve(sockets=[sock])

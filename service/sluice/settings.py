@@ -3,19 +3,85 @@
 from __future__ import annotations
 
 import json
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from sluice._core import Limits
+from sluice.errors import ConfigurationError
 from sluice.profiles import DEFAULT_BOT_PATTERN
 
 ENV_PREFIX = "SLUICE_"
+T = TypeVar("T")
 
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(ENV_PREFIX + name, default)
+
+
+def _read(name: str, default: T, parse: Callable[[str], T], expected: str) -> T:
+    """SLUICE_<name> parsed, or default when unset; a value that does not parse is the
+    operator's mistake, named with the variable (ConfigurationError), not a traceback."""
+    text = os.environ.get(ENV_PREFIX + name)
+    if text is None:
+        return default
+    try:
+        return parse(text.strip())
+    except ValueError:
+        raise ConfigurationError(f"{ENV_PREFIX}{name}={text!r}: expected {expected}") from None
+
+
+def _whole(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
+def port(text: str) -> int:
+    """A TCP port, 0 (any free one) to 65535; also the CLI's type for --http-port/--grpc-port."""
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError(f"{text} is not a port (0-65535)")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(text)
+    return value
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise ValueError(text)
+    return value
+
+
+def _log_level(text: str) -> str:
+    level = text.upper()
+    if level not in LOG_LEVELS:
+        raise ValueError(text)
+    return level
+
+
+def _synchronous(text: str) -> str:
+    mode = text.upper()
+    if mode not in ("FULL", "NORMAL"):
+        raise ValueError(text)
+    return mode
 
 
 def _flag(text: str) -> bool:
@@ -33,7 +99,14 @@ def _allow_lists(text: str) -> dict[str, tuple[str, ...]]:
     if not text:
         return {}
     parsed = json.loads(text)
+    if not isinstance(parsed, dict) or not all(isinstance(t, list) for t in parsed.values()):
+        raise ValueError(text)
     return {str(tenant): tuple(str(t) for t in types) for tenant, types in parsed.items()}
+
+
+WHOLE = "a whole number >= 0"
+SECONDS = "a number of seconds >= 0"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 @dataclass(frozen=True)
@@ -57,6 +130,8 @@ class Settings:
     max_depth: int = 64
     max_future_seconds: int = 3600
     log_level: str = "INFO"
+    # grpc's own loggers (its event loop's DEBUG lines flood ours); WARNING unless asked.
+    grpc_log_level: str = "WARNING"
     # The gRPC transport refuses larger messages (RESOURCE_EXHAUSTED) before reading them in;
     # below it, the core's own max_body_bytes check answers INVALID_ARGUMENT with details.
     # 0: four times max_body_bytes (room for a client's own framing, never the 4 MiB default).
@@ -101,51 +176,75 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
+        c = cls
         return cls(
-            host=_env("HOST", cls.host),
-            http_port=int(_env("HTTP_PORT", str(cls.http_port))),
-            grpc_port=int(_env("GRPC_PORT", str(cls.grpc_port))),
-            data_dir=Path(_env("DATA_DIR", str(cls.data_dir))),
-            store=_env("STORE", cls.store),
-            redis_url=_env("REDIS_URL", cls.redis_url),
-            nats_url=_env("NATS_URL", cls.nats_url),
-            nats_stream=_env("NATS_STREAM", cls.nats_stream),
-            nats_subject_prefix=_env("NATS_SUBJECT_PREFIX", cls.nats_subject_prefix),
-            max_body_bytes=int(_env("MAX_BODY_BYTES", str(cls.max_body_bytes))),
-            max_events=int(_env("MAX_EVENTS", str(cls.max_events))),
-            max_future_seconds=int(_env("MAX_FUTURE_SECONDS", str(cls.max_future_seconds))),
-            grpc_max_message_bytes=int(
-                _env("GRPC_MAX_MESSAGE_BYTES", str(cls.grpc_max_message_bytes))
+            host=_env("HOST", c.host),
+            http_port=_read("HTTP_PORT", c.http_port, port, "a port, 0-65535"),
+            grpc_port=_read("GRPC_PORT", c.grpc_port, port, "a port, 0-65535"),
+            data_dir=Path(_env("DATA_DIR", str(c.data_dir))),
+            store=_env("STORE", c.store),
+            redis_url=_env("REDIS_URL", c.redis_url),
+            nats_url=_env("NATS_URL", c.nats_url),
+            nats_stream=_env("NATS_STREAM", c.nats_stream),
+            nats_subject_prefix=_env("NATS_SUBJECT_PREFIX", c.nats_subject_prefix),
+            max_body_bytes=_read("MAX_BODY_BYTES", c.max_body_bytes, _whole, WHOLE),
+            max_events=_read("MAX_EVENTS", c.max_events, _whole, WHOLE),
+            max_future_seconds=_read("MAX_FUTURE_SECONDS", c.max_future_seconds, _whole, WHOLE),
+            grpc_max_message_bytes=_read(
+                "GRPC_MAX_MESSAGE_BYTES", c.grpc_max_message_bytes, _whole, WHOLE
             ),
-            grpc_handshake_timeout_seconds=float(
-                _env("GRPC_HANDSHAKE_TIMEOUT_SECONDS", str(cls.grpc_handshake_timeout_seconds))
+            grpc_handshake_timeout_seconds=_read(
+                "GRPC_HANDSHAKE_TIMEOUT_SECONDS",
+                c.grpc_handshake_timeout_seconds,
+                _seconds,
+                SECONDS,
             ),
-            grpc_max_connections=int(_env("GRPC_MAX_CONNECTIONS", str(cls.grpc_max_connections))),
-            grpc_max_connection_age_seconds=float(
-                _env("GRPC_MAX_CONNECTION_AGE_SECONDS", str(cls.grpc_max_connection_age_seconds))
+            grpc_max_connections=_read(
+                "GRPC_MAX_CONNECTIONS", c.grpc_max_connections, _whole, WHOLE
             ),
-            grpc_max_connection_age_grace_seconds=float(
-                _env(
-                    "GRPC_MAX_CONNECTION_AGE_GRACE_SECONDS",
-                    str(cls.grpc_max_connection_age_grace_seconds),
-                )
+            grpc_max_connection_age_seconds=_read(
+                "GRPC_MAX_CONNECTION_AGE_SECONDS",
+                c.grpc_max_connection_age_seconds,
+                _seconds,
+                SECONDS,
             ),
-            jwt_secret=_env("JWT_SECRET", cls.jwt_secret),
-            log_level=_env("LOG_LEVEL", cls.log_level),
-            header_timeout_seconds=float(
-                _env("HEADER_TIMEOUT_SECONDS", str(cls.header_timeout_seconds))
+            grpc_max_connection_age_grace_seconds=_read(
+                "GRPC_MAX_CONNECTION_AGE_GRACE_SECONDS",
+                c.grpc_max_connection_age_grace_seconds,
+                _seconds,
+                SECONDS,
             ),
-            body_timeout_seconds=float(_env("BODY_TIMEOUT_SECONDS", str(cls.body_timeout_seconds))),
-            rate_limit=int(_env("RATE_LIMIT", str(cls.rate_limit))),
-            store_queue_limit=int(_env("STORE_QUEUE_LIMIT", str(cls.store_queue_limit))),
-            tenant_queue_share=float(_env("TENANT_QUEUE_SHARE", str(cls.tenant_queue_share))),
-            bot_user_agents=_env("BOT_USER_AGENTS", cls.bot_user_agents),
-            email_open_window_seconds=int(
-                _env("EMAIL_OPEN_WINDOW_SECONDS", str(cls.email_open_window_seconds))
+            jwt_secret=_env("JWT_SECRET", c.jwt_secret),
+            log_level=_read(
+                "LOG_LEVEL", c.log_level, _log_level, "one of " + ", ".join(LOG_LEVELS)
             ),
-            collect_event_types=_allow_lists(_env("COLLECT_EVENT_TYPES", "")),
-            sqlite_synchronous=_env("SQLITE_SYNCHRONOUS", cls.sqlite_synchronous).upper(),
-            group_commit=_flag(_env("GROUP_COMMIT", "on")),
+            grpc_log_level=_read(
+                "GRPC_LOG_LEVEL", c.grpc_log_level, _log_level, "one of " + ", ".join(LOG_LEVELS)
+            ),
+            header_timeout_seconds=_read(
+                "HEADER_TIMEOUT_SECONDS", c.header_timeout_seconds, _seconds, SECONDS
+            ),
+            body_timeout_seconds=_read(
+                "BODY_TIMEOUT_SECONDS", c.body_timeout_seconds, _seconds, SECONDS
+            ),
+            rate_limit=_read("RATE_LIMIT", c.rate_limit, _whole, WHOLE),
+            store_queue_limit=_read(
+                "STORE_QUEUE_LIMIT", c.store_queue_limit, _positive, "a whole number >= 1"
+            ),
+            tenant_queue_share=_read(
+                "TENANT_QUEUE_SHARE", c.tenant_queue_share, _share, "a fraction in (0, 1]"
+            ),
+            bot_user_agents=_env("BOT_USER_AGENTS", c.bot_user_agents),
+            email_open_window_seconds=_read(
+                "EMAIL_OPEN_WINDOW_SECONDS", c.email_open_window_seconds, _whole, WHOLE
+            ),
+            collect_event_types=_read(
+                "COLLECT_EVENT_TYPES", {}, _allow_lists, 'JSON like {"tenant": ["type"]}'
+            ),
+            sqlite_synchronous=_read(
+                "SQLITE_SYNCHRONOUS", c.sqlite_synchronous, _synchronous, "FULL or NORMAL"
+            ),
+            group_commit=_read("GROUP_COMMIT", c.group_commit, _flag, "on or off"),
         )
 
     def durability_warnings(self) -> list[str]:

@@ -25,3 +25,11 @@ async def test_api_keys_are_hashed_and_revocable(store: KeyStore) -> None:
     assert not await store.revoke_api_key(record.key_id, 6)
     with pytest.raises(Unauthenticated):
         await keys.verify(token)
+
+
+async def test_tenants_are_listed_by_name_once_each(store: KeyStore) -> None:
+    assert await store.list_tenants() == []
+    await store.ensure_tenant("globex", 7)
+    await store.ensure_tenant("acme", 9)
+    await store.ensure_tenant("globex", 11)  # already there: unchanged
+    assert await store.list_tenants() == [("acme", 9), ("globex", 7)]

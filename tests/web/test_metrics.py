@@ -42,3 +42,30 @@ def test_metrics_count_requests_events_and_commits(client: Any) -> None:
     assert sample(text, "sluice_batch_events_count", source="vayu") == 2
     assert sample(text, "sluice_group_commit_rows_sum") >= 2
     assert sample(text, "sluice_commit_seconds_count") >= 1
+
+
+def test_latency_in_flight_store_queue_and_fsync_metrics(client: Any, gateway: Any) -> None:
+    post(client, {"events": [event("l1")]})
+    release = gateway.admission.reserve("acme")  # one request waiting on the store
+    try:
+        text = client.get("/metrics").text
+    finally:
+        release()
+    route = {"protocol": "http", "route": "ingest_events"}
+    assert sample(text, "sluice_request_duration_seconds_count", **route) == 1
+    assert sample(text, "sluice_request_duration_seconds_sum", **route) > 0
+    # /metrics itself is the one request in flight while it renders.
+    assert sample(text, "sluice_requests_in_flight", protocol="http") == 1
+    assert sample(text, "sluice_store_queue_waiting") == 1
+    assert sample(text, "sluice_store_queue_limit") == 128
+    assert sample(text, "sluice_commit_fsync_seconds_count") >= 1
+    after = client.get("/metrics").text
+    assert sample(after, "sluice_store_queue_waiting") == 0
+
+
+def test_docs_routes_are_labelled_by_their_path(client: Any) -> None:
+    assert client.get("/docs/openapi.json").status_code == 200
+    text = client.get("/metrics").text
+    routes = set(re.findall(r'route="([^"]*)"', text))
+    assert "/docs/openapi.json" in routes
+    assert not {"_handler", "handle_schema_path_not_found"} & routes

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from asyncio import FIRST_COMPLETED
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, TypeAlias
 
 import grpc
 
-from sluice.access import STREAM_RECHECK_SECONDS, AccessControl
+from sluice import logs
+from sluice.access import STREAM_RECHECK_SECONDS, AccessControl, Grant
 from sluice.errors import StoreUnavailable, Unauthenticated
 from sluice.metrics import Metrics
 from sluice.rpc.status import Refusal, refusal_for
@@ -50,23 +52,62 @@ def _replaced(handler: Handler, behavior: Callable[..., Any]) -> Handler:
     )
 
 
+class _Call:
+    """One call's record for its access line: start, grant, events of ingest responses."""
+
+    __slots__ = ("accepted", "grant", "rejected", "started")
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.grant: Grant | None = None
+        self.accepted: int | None = None
+        self.rejected = 0
+
+    def saw(self, response: Any) -> None:
+        """Count an ingest response's (or stream ack's) events; other responses have none."""
+        accepted = getattr(response, "accepted", None)
+        if isinstance(accepted, int):
+            self.accepted = (self.accepted or 0) + accepted
+            self.rejected += len(response.rejected)
+
+
 class Authenticator:
     """Authorizes each call of a sluice.v1 method: authenticates its bearer key, counts it against
-    the key's rate, and counts the finished call in the metrics by method and status."""
+    the key's rate, and when it ends counts it in the metrics (by method and status, with its
+    latency) and writes its access line."""
 
     def __init__(self, access: AccessControl, metrics: Metrics) -> None:
         self._access = access
         self._metrics = metrics
+        self._in_flight = metrics.child(metrics.in_flight, "grpc")
 
-    def count(self, method: str, code: grpc.StatusCode | None) -> None:
-        """One sample per finished call, by method name and final status."""
+    def count(
+        self, method: str, code: grpc.StatusCode | None, call: _Call, context: Context
+    ) -> None:
+        """One sample per finished call, by method name and final status, its latency, and its
+        access line (tenant, key, peer, an ingest's events)."""
         if isinstance(code, grpc.StatusCode):
             status = code.name
         else:
             status = "OK" if code is None else "UNKNOWN"
+        seconds = time.perf_counter() - call.started
         self._metrics.child(self._metrics.requests, "grpc", method, status).inc()
+        self._metrics.child(self._metrics.request_seconds, "grpc", method).observe(seconds)
+        line: dict[str, Any] = {
+            "protocol": "grpc",
+            "method": method,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 3),
+            "client": context.peer(),
+        }
+        if call.grant is not None:
+            line["tenant"], line["key_id"] = call.grant.tenant, call.grant.key_id
+        if call.accepted is not None:
+            line["events_in"] = call.accepted + call.rejected
+            line["events_accepted"], line["events_rejected"] = call.accepted, call.rejected
+        logs.access(line)
 
-    async def authorize(self, method: str, context: Context) -> str:
+    async def authorize(self, method: str, context: Context, call: _Call) -> str:
         """The call's tenant; or the call ends here with the refusal's status (UNAUTHENTICATED,
         RESOURCE_EXHAUSTED with the delay, UNAVAILABLE), before any request message is used."""
         try:
@@ -76,8 +117,9 @@ class Authenticator:
             if refusal is None:
                 raise
             # Counted before the abort: the client may see the status before a `finally` runs.
-            self.count(method, refusal.code)
+            self.count(method, refusal.code, call, context)
             await refusal.abort(context)
+        call.grant = grant
         return grant.tenant
 
     async def _until_revoked(self, authorization: str | None) -> None:
@@ -99,7 +141,13 @@ class Authenticator:
         if handler.response_streaming:
 
             async def streaming(request: Any, context: Context) -> AsyncIterator[Any]:
-                tenant = await self.authorize(method, context)
+                call = _Call()
+                self._in_flight.inc()
+                try:
+                    tenant = await self.authorize(method, context, call)
+                except BaseException:
+                    self._in_flight.dec()
+                    raise
                 credential = authorization_of(context.invocation_metadata())
                 revoked = asyncio.ensure_future(self._until_revoked(credential))
                 responses = inner(request, context, tenant).__aiter__()
@@ -117,19 +165,27 @@ class Authenticator:
                             response = following.result()
                         except StopAsyncIteration:
                             return
+                        call.saw(response)
                         yield response
                 finally:
                     revoked.cancel()
-                    self.count(method, context.code())
+                    self._in_flight.dec()
+                    self.count(method, context.code(), call, context)
 
             return _replaced(handler, streaming)
 
         async def unary(request: Any, context: Context) -> Any:
-            tenant = await self.authorize(method, context)
+            call = _Call()
+            self._in_flight.inc()
             try:
-                return await inner(request, context, tenant)
+                tenant = await self.authorize(method, context, call)
+                response = await inner(request, context, tenant)
+                call.saw(response)
+                return response
             finally:
-                self.count(method, context.code())
+                self._in_flight.dec()
+                if call.grant is not None:  # a refusal was counted in authorize
+                    self.count(method, context.code(), call, context)
 
         return _replaced(handler, unary)
 

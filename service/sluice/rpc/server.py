@@ -43,6 +43,9 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
         # stalls. BDP probing would keep growing the window (megabytes per stream).
         ("grpc.http2.bdp_probe", 0),
         ("grpc.http2.lookahead_bytes", limit),
+        # grpc sets SO_REUSEPORT by default: a second server on the same port would start
+        # and take half the connections. Off, it fails to bind, as the HTTP side does.
+        ("grpc.so_reuseport", 0),
     ]
 
 

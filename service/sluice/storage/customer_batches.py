@@ -23,6 +23,24 @@ FIELDS = ("id", "aliases", "email", "attributes", "created_at", "updated_at")
 to_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
+class RolledBack(Exception):
+    """Raised inside a batch's transaction to undo it (all or nothing, or a dry run); carries
+    the refusals the batch would have had."""
+
+    def __init__(self, refused: dict[int, CustomerConflict]) -> None:
+        super().__init__(f"{len(refused)} refused")
+        self.refused = refused
+
+
+def undo_unless_kept(
+    refused: dict[int, CustomerConflict], *, all_or_nothing: bool, dry_run: bool
+) -> dict[int, CustomerConflict]:
+    """put_customers' modes, decided inside the transaction: raise RolledBack to undo it."""
+    if dry_run or (all_or_nothing and refused):
+        raise RolledBack(refused)
+    return refused
+
+
 def customer_from_row(row: Sequence[Any]) -> Customer:
     id_, aliases, email, attributes, created_at, updated_at = row
     return Customer(id_, json.loads(aliases), email, json.loads(attributes), created_at, updated_at)

@@ -69,8 +69,9 @@ class EventStore(Protocol):
         A deleted event leaves every read but keeps its (name, id) taken.
         """
 
-    def observe_commits(self, observer: Callable[[int, float], None]) -> None:
-        """Have `observer(rows, seconds)` called after each commit of appended rows."""
+    def observe_commits(self, observer: Callable[[int, float, float], None]) -> None:
+        """Have `observer(rows, seconds, commit_seconds)` called after each commit of appended
+        rows; commit_seconds is the COMMIT alone (the wait for the log's fsync)."""
 
 
 @runtime_checkable
@@ -78,6 +79,9 @@ class KeyStore(Protocol):
     """Tenants and their API keys (stored hashed)."""
 
     async def ensure_tenant(self, tenant: str, now_us: int) -> None: ...
+
+    async def list_tenants(self) -> list[tuple[str, int]]:
+        """Every tenant as (name, created_at in µs), by name."""
 
     async def add_api_key(self, record: ApiKeyRecord) -> None: ...
 
@@ -105,11 +109,17 @@ class CustomerStore(Protocol):
         """
 
     async def put_customers(
-        self, tenant: str, customers: Sequence[Customer]
+        self,
+        tenant: str,
+        customers: Sequence[Customer],
+        *,
+        all_or_nothing: bool = False,
+        dry_run: bool = False,
     ) -> dict[int, CustomerConflict]:
         """put_customer for each, in order, in one transaction (bulk import).
 
-        Returns the refused ones by index; every other customer was stored.
+        Returns the refused ones by index; every other customer was stored, unless
+        `all_or_nothing` and one was refused, or `dry_run`: then nothing was.
         """
 
     async def get_customer(self, tenant: str, id: str) -> Customer | None: ...

@@ -19,7 +19,7 @@ from sluice.gateway import Gateway
 from sluice.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from sluice.metrics import Metrics
 from sluice.readiness import Readiness
-from sluice.web import collect, customers, enso, profiles, vayu
+from sluice.web import collect, customers, enso, observe, profiles, vayu
 from sluice.web.auth import add_rate_limit_headers
 from sluice.web.body import BodyReader
 from sluice.web.headers import scope_header
@@ -68,7 +68,7 @@ def _probes(readiness: Readiness, metrics: Metrics) -> list[HTTPRouteHandler]:
 def _response_hook(metrics: Metrics) -> Callable[[Message, Scope], Awaitable[None]]:
     async def on_response_start(message: Message, scope: Scope) -> None:
         """Every response: its X-Request-Id and rate-limit headers, its metrics and one
-        access-log line (method, route, status; no headers).
+        access-log line (web/observe.py; no headers).
 
         One hook rather than one per concern: Litestar awaits each before_send hook for every
         message of every response, body chunks included."""
@@ -78,18 +78,7 @@ def _response_hook(metrics: Metrics) -> Callable[[Message, Scope], Awaitable[Non
         headers = MutableScopeHeaders.from_message(message)
         headers["x-request-id"] = request_id
         add_rate_limit_headers(headers, scope)
-        handler = scope.get("route_handler")
-        route = handler.handler_name if handler is not None else "unmatched"
-        metrics.child(metrics.requests, "http", route, str(message["status"])).inc()
-        logs.access(
-            {
-                "method": scope.get("method"),
-                "path": scope.get("path"),
-                "route": route,
-                "status": message["status"],
-                "request_id": request_id,
-            }
-        )
+        observe.record_response(metrics, scope, message["status"], request_id)
 
     return on_response_start
 
@@ -133,6 +122,7 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False) -> Litestar:
             customers.router(access, gateway.customers, body_reader),
         ],
         before_send=[_response_hook(gateway.metrics)],
+        middleware=[observe.in_flight(gateway.metrics)],
         before_request=_bind_request_id,
         on_startup=[gateway.start] if own_gateway else [],
         on_shutdown=[gateway.stop] if own_gateway else [],

@@ -15,6 +15,7 @@ from sluice.access import AccessControl, Grant
 from sluice.errors import RateLimited
 from sluice.model import Quota
 from sluice.web.headers import scope_header
+from sluice.web.observe import note_grant
 
 _QUOTA = "sluice.quota"
 
@@ -27,6 +28,7 @@ async def authorize(request: Request[Any, Any, Any], access: AccessControl) -> G
         request.scope[_QUOTA] = exc.quota  # type: ignore[literal-required]
         raise
     request.scope[_QUOTA] = grant.quota  # type: ignore[literal-required]
+    note_grant(request.scope, grant)  # for the access line
     return grant
 
 

@@ -15,6 +15,7 @@ from sluice.ingest import IngestService
 from sluice.web.auth import authorize
 from sluice.web.body import BodyReader
 from sluice.web.errors import http_error, log_unexpected
+from sluice.web.observe import note_outcome
 
 
 def created_body(ping_id: str) -> dict[str, Any]:
@@ -57,7 +58,7 @@ def router(
         grant = await authorize(request, access)
         body = await body_reader.read(request)
         ping_id = str(uuid.uuid4())
-        await ingest.ingest(dialect, grant.tenant, body, receipt=ping_id)
+        note_outcome(request, await ingest.ingest(dialect, grant.tenant, body, receipt=ping_id))
         return created_body(ping_id)
 
     return Router(

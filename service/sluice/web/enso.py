@@ -13,6 +13,7 @@ from sluice.model import CONFLICT, DUPLICATE, UNKNOWN_CUSTOMER, IngestOutcome, R
 from sluice.web.auth import authorize
 from sluice.web.body import BodyReader
 from sluice.web.errors import http_error, log_unexpected
+from sluice.web.observe import note_outcome
 
 # Per-record (code, HTTP status, error text) by offending field; the documented codes are
 # 2001-2003, the rest are ours (docs/decisions.md).
@@ -83,7 +84,9 @@ def router(
     async def ingest_batch(request: Request[Any, Any, Any]) -> dict[str, Any]:
         grant = await authorize(request, access)
         body = await body_reader.read(request)
-        return render_result(await ingest.ingest(dialect, grant.tenant, body))
+        result = await ingest.ingest(dialect, grant.tenant, body)
+        note_outcome(request, result)
+        return render_result(result)
 
     return Router(
         path="/",

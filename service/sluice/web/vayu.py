@@ -17,6 +17,7 @@ from sluice.web import vayu_events
 from sluice.web.auth import authorize
 from sluice.web.body import BodyReader
 from sluice.web.errors import sluice_error
+from sluice.web.observe import note_outcome
 from sluice.web.openapi import operation_id
 
 
@@ -50,6 +51,7 @@ def router(
         grant = await authorize(request, access)
         body = await body_reader.read(request)
         result = await ingest.ingest(dialect, grant.tenant, body)
+        note_outcome(request, result)
         return Response(render_result(body, result), media_type="application/json")
 
     return Router(

@@ -36,6 +36,10 @@ class PostgresKeyStore(PostgresDatabase):
         )
         return changed == 1
 
+    async def list_tenants(self) -> list[tuple[str, int]]:
+        rows = await self._fetch("SELECT name, created_at FROM tenants ORDER BY name")
+        return [(name, created_at) for name, created_at in rows]
+
     async def list_api_keys(self) -> list[ApiKeyRecord]:
         rows = await self._fetch(
             f"SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, key_id"

@@ -19,12 +19,14 @@ from sluice.model import Customer
 from sluice.storage.customer_batches import (
     FIELDS,
     Holdings,
+    RolledBack,
     customer_from_row,
     email_key,
     merged,
     replay,
     row_values,
     to_json,
+    undo_unless_kept,
 )
 from sluice.storage.postgres.database import PostgresDatabase
 
@@ -215,10 +217,19 @@ class PostgresCustomerStore(PostgresDatabase):
             return await put(conn, tenant, customer)
 
     async def put_customers(
-        self, tenant: str, customers: Sequence[Customer]
+        self,
+        tenant: str,
+        customers: Sequence[Customer],
+        *,
+        all_or_nothing: bool = False,
+        dry_run: bool = False,
     ) -> dict[int, CustomerConflict]:
-        async with self._connection() as conn, conn.transaction():
-            return await put_many(conn, tenant, customers)
+        try:
+            async with self._connection() as conn, conn.transaction():
+                refused = await put_many(conn, tenant, customers)
+                return undo_unless_kept(refused, all_or_nothing=all_or_nothing, dry_run=dry_run)
+        except RolledBack as undone:
+            return undone.refused
 
     async def get_customer(self, tenant: str, id: str) -> Customer | None:
         async with self._connection() as conn:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from psycopg import AsyncConnection
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
 from sluice.errors import StoreUnavailable
@@ -30,6 +30,7 @@ class PostgresDatabase:
         params = conninfo_to_dict(url)
         params.setdefault("connect_timeout", 3)
         params.setdefault("application_name", "sluice")
+        self._conninfo = make_conninfo("", **params)  # with the defaults above
         self._pool = AsyncConnectionPool(
             url,
             kwargs={**params, "autocommit": True},  # transactions are always explicit
@@ -85,6 +86,9 @@ class PostgresDatabase:
 
     async def open(self) -> None:
         try:
+            # One plain connection first: a server that refuses, an unknown host or a wrong
+            # password fails here at once with its own cause, not after the pool's wait.
+            await (await AsyncConnection.connect(self._conninfo)).close()
             await self._pool.open(wait=True, timeout=CONNECT_WAIT_SECONDS * 5)
         except Exception as exc:
             await self._pool.close()

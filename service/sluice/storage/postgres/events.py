@@ -31,7 +31,7 @@ class PostgresEventStore(PostgresDatabase):
     commit, so a follower that has read up to N never misses an event that commits late.
     """
 
-    def observe_commits(self, observer: Callable[[int, float], None]) -> None:
+    def observe_commits(self, observer: Callable[[int, float, float], None]) -> None:
         self._writer.observer = observer
 
     async def append(

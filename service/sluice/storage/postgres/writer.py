@@ -98,7 +98,7 @@ class GroupCommitter:
         self._waiting: collections.deque[PendingAppend] = collections.deque()
         self._task: asyncio.Task[None] | None = None
         # Told (rows, seconds) after every group commit: metrics.
-        self.observer: Callable[[int, float], None] | None = None
+        self.observer: Callable[[int, float, float], None] | None = None
         # Called after each commit that queued events for publishing.
         self.on_outbox_rows: Callable[[], None] | None = None
         self.commits = 0  # group transactions committed (observability and tests)
@@ -141,9 +141,11 @@ class GroupCommitter:
             # The log lock, held until COMMIT: offsets are drawn in commit order.
             await conn.execute(f"SELECT pg_advisory_xact_lock({LOCK_KEY})", [LOG_LOCK_CLASS])
             offsets = await self._insert_group(conn, staged)
-        self.commits += 1
+            inserted = time.perf_counter()
+        self.commits += 1  # the block's end committed: the server flushed its WAL
         if self.observer is not None:
-            self.observer(sum(len(job.rows) for job in group), time.perf_counter() - started)
+            done = time.perf_counter()
+            self.observer(sum(len(job.rows) for job in group), done - started, done - inserted)
         if offsets and self.on_outbox_rows is not None and self.outbox:
             self.on_outbox_rows()
         results: list[list[int | None]] = [[None] * len(job.rows) for job in group]

@@ -47,6 +47,14 @@ class SqliteKeyStore(SqliteDatabase):
 
         return await self._writer.call(update)
 
+    async def list_tenants(self) -> list[tuple[str, int]]:
+        rows = await self._read(
+            lambda conn: conn.execute(
+                "SELECT name, created_at FROM tenants ORDER BY name"
+            ).fetchall()
+        )
+        return [(name, created_at) for name, created_at in rows]
+
     async def list_api_keys(self) -> list[ApiKeyRecord]:
         rows = await self._read(
             lambda conn: conn.execute(

@@ -18,11 +18,13 @@ from sluice.model import Customer
 from sluice.storage.customer_batches import (
     FIELDS,
     Holdings,
+    RolledBack,
     email_key,
     merged,
     replay,
     row_values,
     to_json,
+    undo_unless_kept,
 )
 from sluice.storage.customer_batches import customer_from_row as _customer
 from sluice.storage.sqlite.database import SqliteDatabase
@@ -183,9 +185,21 @@ class SqliteCustomerStore(SqliteDatabase):
         return await self._writer.call(lambda conn: put(conn, tenant, customer))
 
     async def put_customers(
-        self, tenant: str, customers: Sequence[Customer]
+        self,
+        tenant: str,
+        customers: Sequence[Customer],
+        *,
+        all_or_nothing: bool = False,
+        dry_run: bool = False,
     ) -> dict[int, CustomerConflict]:
-        return await self._writer.call(lambda conn: put_many(conn, tenant, customers))
+        def put(conn: sqlite3.Connection) -> dict[int, CustomerConflict]:
+            refused = put_many(conn, tenant, customers)
+            return undo_unless_kept(refused, all_or_nothing=all_or_nothing, dry_run=dry_run)
+
+        try:
+            return await self._writer.call(put)
+        except RolledBack as undone:
+            return undone.refused
 
     async def get_customer(self, tenant: str, id: str) -> Customer | None:
         return await self._read(lambda conn: get(conn, tenant, id))

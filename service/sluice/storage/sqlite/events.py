@@ -73,7 +73,7 @@ def _first_live_by_id(
 class SqliteEventStore(SqliteDatabase):
     """EventStore over SQLite."""
 
-    def observe_commits(self, observer: Callable[[int, float], None]) -> None:
+    def observe_commits(self, observer: Callable[[int, float, float], None]) -> None:
         self._writer.observer = observer
 
     async def append(

@@ -59,8 +59,8 @@ class GroupCommitter:
     _conn: sqlite3.Connection | None = None
     _conn_busy_timeout_ms: int = 0  # the busy_timeout in force on _conn
     commits: int = 0  # transactions committed (observability and tests)
-    # Told (rows, seconds) after every group commit: metrics.
-    observer: Callable[[int, float], None] | None = None
+    # Told (rows, seconds, seconds of the COMMIT alone) after every group commit: metrics.
+    observer: Callable[[int, float, float], None] | None = None
     # Off: every append is its own transaction (Settings.group_commit; benchmarks only).
     group_commit: bool = True
 
@@ -166,10 +166,12 @@ class GroupCommitter:
             started = time.perf_counter()
             conn.execute("BEGIN IMMEDIATE")
             results = _insert_group(conn.cursor(), group)
-            conn.execute("COMMIT")
+            inserted = time.perf_counter()
+            conn.execute("COMMIT")  # the WAL's fsync (synchronous=FULL)
             self.commits += 1
             if self.observer is not None:
-                self.observer(sum(len(job.rows) for job in group), time.perf_counter() - started)
+                done = time.perf_counter()
+                self.observer(sum(len(job.rows) for job in group), done - started, done - inserted)
         except sqlite3.Error as exc:
             self._rollback()
             settle_group([(job, None) for job in group], error=unavailable(exc))
