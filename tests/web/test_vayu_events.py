@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sluice.vayu_ids import account_id
 from sluice.tokens import AccessTokens
 from tests.conftest import stored_rows
 from tests.web.test_vayu import event, post
@@ -172,7 +173,7 @@ def test_dry_run_validates_matches_and_stores_nothing(client: Any, data_dir: Pat
     assert items[0]["event"] == {
         "timestamp": "2023-09-13T18:25:43.511Z",
         "customerAlias": "customer_12345",
-        "accountId": "acme",
+        "accountId": account_id("acme"),
         "data": event("dry-1")["data"],
         "ref": "dry-1",
         "name": "api_call",

@@ -9,6 +9,7 @@ from typing import Any
 
 from litestar import Litestar, Request, Response, get
 from litestar.datastructures import MutableScopeHeaders
+from litestar.exceptions import MethodNotAllowedException, NotFoundException
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.types import Message, Scope
@@ -19,9 +20,10 @@ from sluice.gateway import Gateway
 from sluice.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from sluice.metrics import Metrics
 from sluice.readiness import Readiness
-from sluice.web import collect, customers, enso, profiles, vayu
+from sluice.web import collect, customers, enso, profiles, vayu, vayu_events
 from sluice.web.auth import add_rate_limit_headers
 from sluice.web.body import BodyReader
+from sluice.web.errors import unknown_route
 from sluice.web.headers import scope_header
 
 _MAX_REQUEST_ID = 128
@@ -129,11 +131,22 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False) -> Litestar:
             vayu.router(
                 access, ingest, dialects.vayu, gateway.events, gateway.customers, body_reader
             ),
-            enso.router(access, ingest, dialects.enso, body_reader),
+            enso.router(
+                access,
+                ingest,
+                dialects.enso,
+                body_reader,
+                vayu_events.ref_routes(access, gateway.events, ["/events/batch"], in_schema=False),
+            ),
             profiles.router(access, gateway.profiles, body_reader),
             collect.router(access, ingest, dialects.collect, body_reader),
             customers.router(access, gateway.customers, body_reader),
         ],
+        # A path or method no route serves: Vayu's 404 (web/errors.py).
+        exception_handlers={
+            NotFoundException: unknown_route,
+            MethodNotAllowedException: unknown_route,
+        },
         before_send=[_response_hook(gateway.metrics)],
         before_request=_bind_request_id,
         on_startup=[gateway.start] if own_gateway else [],

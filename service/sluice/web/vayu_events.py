@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import unquote
 
 from litestar import Request, delete, get, post
 from litestar.exceptions import NotFoundException
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import FromPath
 
 from sluice import strict_json
 from sluice.access import AccessControl
@@ -19,19 +19,33 @@ from sluice.eventlog import MAX_PAGE, EventLog, decode_cursor, encode_cursor, pa
 from sluice.ingest import IngestService
 from sluice.model import EventQuery, StoredEvent
 from sluice.registry import CustomerRegistry
+from sluice.vayu_ids import account_id
 from sluice.web.auth import authorize
 from sluice.web.body import BodyReader
+from sluice.web.errors import sluice_error
 from sluice.web.openapi import operation_id
 from sluice.web.times import iso_millis
 
 DEFAULT_PAGE = 100
+# What an event stored without a customer (collect without `userId`) reads back as:
+# Vayu's `customerAlias` is never empty (the SDK's read models refuse ""). The same word
+# filters for them in `GET /events?customerAlias=`.
+NO_CUSTOMER = "(none)"
+# Fixed words after `/events/` that name a route of their own (Vayu's and Enso's). A ref
+# equal to one of them is still read and deleted by ref: these paths take GET and DELETE too.
+ROUTE_WORDS = ("dry-run", "delete-by-refs", "batch", "aggregation")
+_REF_PREFIXES = ("/v2/events/", "/events/")
+
+
+def customer_alias(customer: str) -> str:
+    return customer or NO_CUSTOMER
 
 
 def render_event(event: StoredEvent) -> dict[str, Any]:
     body: dict[str, Any] = {
         "name": event.name,
         "timestamp": iso_millis(event.timestamp),
-        "customerAlias": event.customer,
+        "customerAlias": customer_alias(event.customer),
         "ref": event.id,
         "data": json.loads(event.payload),
         "id": str(event.offset),
@@ -48,6 +62,27 @@ def _json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise InvalidJson("the request body must be a JSON object")
     return parsed
+
+
+def _ref(request: Request[Any, Any, Any]) -> str:
+    """The ref a `/events/<ref>` path addresses, exactly: from the raw path, so a ref with a
+    `/` (sent as is or as %2F), a trailing or a doubled slash reads back unchanged (the routed
+    path has its trailing slash stripped)."""
+    raw = request.scope["raw_path"].decode("latin-1")
+    for prefix in _REF_PREFIXES:
+        if raw.startswith(prefix):
+            try:
+                return unquote(raw[len(prefix) :], errors="strict")
+            except UnicodeDecodeError as exc:  # no ref is invalid UTF-8: none is stored
+                raise NotFoundException("No event with this ref.") from exc
+    raise NotFoundException("No event ref in this path.")  # unreachable: routes are prefixed
+
+
+def _customer_param(request: Request[Any, Any, Any]) -> str | None:
+    alias = request.query_params.get("customerAlias")
+    if not alias:
+        return None
+    return "" if alias == NO_CUSTOMER else alias
 
 
 def _time_param(request: Request[Any, Any, Any], name: str) -> int | None:
@@ -104,6 +139,7 @@ def routes(
             start=_time_param(request, "startTime"),
             end=_time_param(request, "endTime"),
             name=request.query_params.get("eventName") or None,
+            customer=_customer_param(request),
             after=decode_cursor(cursor) if cursor else None,
             limit=_limit_param(request),
         )
@@ -114,27 +150,6 @@ def routes(
             "hasMore": page.next_after is not None,
             "nextCursor": encode_cursor(page.next_after) if page.next_after else None,
         }
-
-    @get(["/events/{ref:str}", "/v2/events/{ref:str}"], operation_id=operation_id("vayuGetEvent"))
-    async def get_event(request: Request[Any, Any, Any], ref: FromPath[str]) -> dict[str, Any]:
-        grant = await authorize(request, access)
-        event = await events.by_id(grant.tenant, ref)
-        if event is None:
-            raise NotFoundException(f"No event with ref {ref!r}.")
-        return {"event": render_event(event)}
-
-    @delete(
-        ["/events/{ref:str}", "/v2/events/{ref:str}"],
-        operation_id=operation_id("vayuDeleteEvent"),
-        status_code=200,
-    )
-    async def delete_event(request: Request[Any, Any, Any], ref: FromPath[str]) -> dict[str, Any]:
-        """Soft delete: the event leaves every read; its (name, ref) stays taken."""
-        grant = await authorize(request, access)
-        deleted = await events.delete(grant.tenant, [ref])
-        if not deleted:
-            raise NotFoundException(f"No event with ref {ref!r}.")
-        return {"event": render_event(deleted[0])}
 
     @post(
         ["/events/delete-by-refs", "/v2/events/delete-by-refs"],
@@ -177,6 +192,7 @@ def routes(
                 ]
             )
         rows = result.batch.events
+        account = account_id(grant.tenant)
         matched = await customers.match_aliases(grant.tenant, [row[4] for row in rows])
         return {
             "events": [
@@ -184,7 +200,7 @@ def routes(
                     "event": {
                         "timestamp": iso_millis(timestamp),
                         "customerAlias": customer,
-                        "accountId": grant.tenant,
+                        "accountId": account,
                         "data": json.loads(payload),
                         "ref": ref,
                         "name": name,
@@ -196,4 +212,55 @@ def routes(
             ]
         }
 
-    return [dry_run, login, query_events, get_event, delete_event, delete_by_refs]
+    by_ref = ref_routes(access, events, [f"{prefix}{{ref:path}}" for prefix in _REF_PREFIXES])
+    # Enso's `/events/batch` takes its reads in Enso's router (web/app.py): Litestar cannot
+    # merge two routers' handlers on one path.
+    words = [f"{prefix}{word}" for prefix in _REF_PREFIXES for word in ROUTE_WORDS]
+    words.remove("/events/batch")
+    return [
+        dry_run,
+        login,
+        query_events,
+        delete_by_refs,
+        *by_ref,
+        *ref_routes(access, events, words, in_schema=False),
+    ]
+
+
+def ref_routes(
+    access: AccessControl, events: EventLog, paths: list[str], *, in_schema: bool = True
+) -> list[HTTPRouteHandler]:
+    """GET and DELETE of one event by ref at each of `paths` (the ref is read from the raw
+    path: `{ref:path}`, or a route word of ROUTE_WORDS standing for itself)."""
+
+    @get(
+        paths,
+        operation_id=operation_id("vayuGetEvent"),
+        include_in_schema=in_schema,
+        exception_handlers={Exception: sluice_error},
+    )
+    async def get_event(request: Request[Any, Any, Any]) -> dict[str, Any]:
+        grant = await authorize(request, access)
+        ref = _ref(request)
+        event = await events.by_id(grant.tenant, ref)
+        if event is None:
+            raise NotFoundException(f"No event with ref {ref!r}.")
+        return {"event": render_event(event)}
+
+    @delete(
+        paths,
+        operation_id=operation_id("vayuDeleteEvent"),
+        status_code=200,
+        include_in_schema=in_schema,
+        exception_handlers={Exception: sluice_error},
+    )
+    async def delete_event(request: Request[Any, Any, Any]) -> dict[str, Any]:
+        """Soft delete: the event leaves every read; its (name, ref) stays taken."""
+        grant = await authorize(request, access)
+        ref = _ref(request)
+        deleted = await events.delete(grant.tenant, [ref])
+        if not deleted:
+            raise NotFoundException(f"No event with ref {ref!r}.")
+        return {"event": render_event(deleted[0])}
+
+    return [get_event, delete_event]
