@@ -23,6 +23,13 @@ from tests.vayu_sdk.conftest import conforms
 # The SDK operations Sluice serves, each driven by its own test in this package.
 IMPLEMENTED = {
     "login",
+    "create_customer",
+    "get_customer",
+    "get_customer_by_external_id",
+    "get_customer_by_name",
+    "list_customers",
+    "update_customer",
+    "delete_customer",
     *(
         f"{prefix}{op}"
         for prefix in ("", "v2_")

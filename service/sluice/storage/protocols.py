@@ -129,6 +129,14 @@ class CustomerStore(Protocol):
     async def known_customer_ids(self, tenant: str, ids: Collection[str]) -> set[str]:
         """Which of ids are customers of the tenant, in one query."""
 
+    async def count_customers(self, tenant: str) -> int: ...
+
+    async def find_customer_by_attribute(
+        self, tenant: str, key: str, value: str
+    ) -> Customer | None:
+        """The first customer (by id) whose attribute `key` is the string `value` (Vayu's
+        lookups by name and by external id; a scan of the tenant's customers)."""
+
     async def merge_customer_attributes(
         self, tenant: str, id: str, changes: dict[str, Any], now_us: int | None = None
     ) -> Customer | None:

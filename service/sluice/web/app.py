@@ -20,7 +20,7 @@ from sluice.gateway import Gateway
 from sluice.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from sluice.metrics import Metrics
 from sluice.readiness import Readiness
-from sluice.web import collect, customers, enso, profiles, vayu, vayu_events
+from sluice.web import collect, customers, enso, profiles, vayu, vayu_customers, vayu_events
 from sluice.web.auth import add_rate_limit_headers
 from sluice.web.body import BodyReader
 from sluice.web.errors import unknown_route
@@ -141,6 +141,7 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False) -> Litestar:
             profiles.router(access, gateway.profiles, body_reader),
             collect.router(access, ingest, dialects.collect, body_reader),
             customers.router(access, gateway.customers, body_reader),
+            vayu_customers.router(access, gateway.customers, body_reader),
         ],
         # A path or method no route serves: Vayu's 404 (web/errors.py).
         exception_handlers={

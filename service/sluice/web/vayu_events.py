@@ -102,7 +102,7 @@ def _time_param(request: Request[Any, Any, Any], name: str) -> int | None:
 _WHOLE_NUMBER = re.compile(r"([0-9]{1,7})(?:\.0*)?")
 
 
-def _limit_param(request: Request[Any, Any, Any]) -> int:
+def limit_param(request: Request[Any, Any, Any]) -> int:
     text = request.query_params.get("limit")
     if text is None:
         return DEFAULT_PAGE
@@ -141,7 +141,7 @@ def routes(
             name=request.query_params.get("eventName") or None,
             customer=_customer_param(request),
             after=decode_cursor(cursor) if cursor else None,
-            limit=_limit_param(request),
+            limit=limit_param(request),
         )
         page = await events.page(grant.tenant, query)
         return {
