@@ -12,7 +12,15 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, runtime_checkable
 
 from sluice.errors import CustomerConflict
-from sluice.model import ApiKeyRecord, Customer, EventQuery, EventRow, StoredEvent
+from sluice.model import (
+    ApiKeyRecord,
+    Customer,
+    EventQuery,
+    EventRow,
+    Measurement,
+    Meter,
+    StoredEvent,
+)
 
 
 @runtime_checkable
@@ -145,6 +153,61 @@ class CustomerStore(Protocol):
 
 
 @runtime_checkable
+class MeterStore(Protocol):
+    """A tenant's meters and measurements (Vayu's metering surface)."""
+
+    async def put_meter(self, tenant: str, meter: Meter) -> None:
+        """Insert, or replace (by id), a meter."""
+
+    async def get_meter(self, tenant: str, id: str) -> Meter | None: ...
+
+    async def list_meters(self, tenant: str, after_id: str | None, limit: int) -> list[Meter]:
+        """Up to limit meters with id > after_id, in id order."""
+
+    async def count_meters(self, tenant: str) -> int: ...
+
+    async def meters_for_events(self, tenant: str, event_names: Collection[str]) -> list[Meter]:
+        """The meters of any of these event names, in id order."""
+
+    async def delete_meter(self, tenant: str, id: str) -> bool:
+        """Delete a meter and its measurements; False if there was none."""
+
+    async def put_measurement(self, tenant: str, measurement: Measurement) -> None: ...
+
+    async def get_measurement(self, tenant: str, id: str) -> Measurement | None: ...
+
+    async def list_measurements(
+        self, tenant: str, after_id: str | None, limit: int
+    ) -> list[Measurement]:
+        """Up to limit measurements with id > after_id, in id order."""
+
+    async def count_measurements(self, tenant: str) -> int: ...
+
+    async def delete_measurement(self, tenant: str, id: str) -> bool: ...
+
+
+@runtime_checkable
+class UsageStore(Protocol):
+    """What usage queries read: live events and measurements by customer and time."""
+
+    async def usage_events(
+        self,
+        tenant: str,
+        customers: Sequence[str],
+        names: Sequence[str],
+        start: int | None,
+        end: int | None,
+    ) -> list[StoredEvent]:
+        """Live events whose customer and name are among those given, with start <= timestamp
+        < end (either open when None), in no particular order."""
+
+    async def usage_measurements(
+        self, tenant: str, customer_ids: Sequence[str], start: int | None, end: int | None
+    ) -> list[Measurement]:
+        """Measurements of these customers with start <= day < end."""
+
+
+@runtime_checkable
 class Outbox(Protocol):
     """Accepted events queued for publishing, in the transaction that stored them
     (the PostgreSQL store opened with outbox=True; publishing.py relays them)."""
@@ -160,5 +223,5 @@ class Outbox(Protocol):
 
 
 @runtime_checkable
-class Store(StoreLifecycle, EventStore, KeyStore, CustomerStore, Protocol):
+class Store(StoreLifecycle, EventStore, KeyStore, CustomerStore, MeterStore, UsageStore, Protocol):
     """Every role at once: what a backend provides, and what the composition root opens."""
