@@ -301,3 +301,18 @@ def _fill(
             return
         groups[(start, 0, "")]
         start = _next_group(start, query.group_by)
+
+
+def one_event(
+    spec: MeterSpec, data: dict[str, Any], value: float | None
+) -> tuple[float | None, Any]:
+    """What a single event would give a meter that admits it (Vayu's dry run): its value
+    (1 for Count and for a Distinct field it carries) and its instance key's value."""
+    measured = measure(spec, data, value)
+    if spec.operator == "Distinct":
+        measured = None if measured is None else 1.0
+    instance = None
+    if spec.instance_key is not None:
+        found = lookup(data, value, spec.instance_key)
+        instance = None if found is _MISSING else found
+    return measured, instance

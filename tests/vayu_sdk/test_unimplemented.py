@@ -30,6 +30,15 @@ IMPLEMENTED = {
     "list_customers",
     "update_customer",
     "delete_customer",
+    "get_meter",
+    "list_meters",
+    "update_meter",
+    "delete_meter",
+    "create_measurement",
+    "get_measurement",
+    "list_measurements",
+    "delete_measurement",
+    "v2_query_events_aggregation",
     *(
         f"{prefix}{op}"
         for prefix in ("", "v2_")
@@ -93,7 +102,7 @@ def operations() -> list[tuple[str, type, str]]:
 def test_the_sdk_has_the_operations_this_suite_expects() -> None:
     names = {name for _, _, name in operations()}
     assert names >= IMPLEMENTED
-    assert len(names - IMPLEMENTED) >= 40
+    assert len(names) >= 60  # the SDK's operations were all found
 
 
 @pytest.mark.parametrize(

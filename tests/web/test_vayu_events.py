@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sluice.vayu_ids import account_id
 from sluice.tokens import AccessTokens
+from sluice.vayu_ids import account_id
 from tests.conftest import stored_rows
 from tests.web.test_vayu import event, post
 

@@ -20,7 +20,17 @@ from sluice.gateway import Gateway
 from sluice.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from sluice.metrics import Metrics
 from sluice.readiness import Readiness
-from sluice.web import collect, customers, enso, profiles, vayu, vayu_customers, vayu_events
+from sluice.web import (
+    collect,
+    customers,
+    enso,
+    profiles,
+    vayu,
+    vayu_customers,
+    vayu_events,
+    vayu_meters,
+    vayu_usage,
+)
 from sluice.web.auth import add_rate_limit_headers
 from sluice.web.body import BodyReader
 from sluice.web.errors import unknown_route
@@ -129,7 +139,13 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False) -> Litestar:
             healthz,
             *_probes(gateway.readiness, gateway.metrics),
             vayu.router(
-                access, ingest, dialects.vayu, gateway.events, gateway.customers, body_reader
+                access,
+                ingest,
+                dialects.vayu,
+                gateway.events,
+                gateway.customers,
+                gateway.metering,
+                body_reader,
             ),
             enso.router(
                 access,
@@ -142,6 +158,15 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False) -> Litestar:
             collect.router(access, ingest, dialects.collect, body_reader),
             customers.router(access, gateway.customers, body_reader),
             vayu_customers.router(access, gateway.customers, body_reader),
+            vayu_meters.router(access, gateway.metering, body_reader),
+            vayu_usage.router(
+                access,
+                gateway.usage,
+                body_reader,
+                vayu_events.ref_routes(
+                    access, gateway.events, ["/v2/events/aggregation"], in_schema=False
+                ),
+            ),
         ],
         # A path or method no route serves: Vayu's 404 (web/errors.py).
         exception_handlers={

@@ -13,10 +13,12 @@ from litestar.handlers import HTTPRouteHandler
 
 from sluice import strict_json
 from sluice.access import AccessControl
+from sluice.aggregation import admits, one_event
 from sluice.dialects import Dialect
 from sluice.errors import InvalidEvents, InvalidJson, InvalidParameter, InvalidTimestamp
 from sluice.eventlog import MAX_PAGE, EventLog, decode_cursor, encode_cursor, parse_timestamp
 from sluice.ingest import IngestService
+from sluice.metering import Metering, spec_of
 from sluice.model import EventQuery, StoredEvent
 from sluice.registry import CustomerRegistry
 from sluice.vayu_ids import account_id
@@ -35,6 +37,9 @@ NO_CUSTOMER = "(none)"
 # equal to one of them is still read and deleted by ref: these paths take GET and DELETE too.
 ROUTE_WORDS = ("dry-run", "delete-by-refs", "batch", "aggregation")
 _REF_PREFIXES = ("/v2/events/", "/events/")
+# Route-word paths served by another router (Enso's batch, the usage query): their reads by
+# ref go in that router (web/app.py), as Litestar cannot merge two routers' handlers on a path.
+OTHER_ROUTERS_PATHS = ("/events/batch", "/v2/events/aggregation")
 
 
 def customer_alias(customer: str) -> str:
@@ -118,6 +123,7 @@ def routes(
     dialect: Dialect,
     events: EventLog,
     customers: CustomerRegistry,
+    metering: Metering,
     body_reader: BodyReader,
 ) -> list[HTTPRouteHandler]:
     """Vayu's read, delete, login and dry-run routes over the services they use."""
@@ -194,29 +200,42 @@ def routes(
         rows = result.batch.events
         account = account_id(grant.tenant)
         matched = await customers.match_aliases(grant.tenant, [row[4] for row in rows])
-        return {
-            "events": [
+        meters = await metering.meters_for_events(grant.tenant, {row[2] for row in rows})
+        specs = [(meter, spec_of(meter)) for meter in meters]
+        answer = []
+        for _i, _key, name, ref, customer, timestamp, value, payload, _hash in rows:
+            data = json.loads(payload)
+            with_values = []
+            for meter, spec in specs:
+                if spec.event_name == name and admits(spec, data, value):
+                    measured, instance = one_event(spec, data, value)
+                    with_values.append(
+                        {**meter.document, "value": measured, "instanceValue": instance}
+                    )
+            event = {
+                "timestamp": iso_millis(timestamp),
+                "customerAlias": customer,
+                "accountId": account,
+                "data": data,
+                "ref": ref,
+                "name": name,
+            }
+            answer.append(
                 {
-                    "event": {
-                        "timestamp": iso_millis(timestamp),
-                        "customerAlias": customer,
-                        "accountId": account,
-                        "data": json.loads(payload),
-                        "ref": ref,
-                        "name": name,
-                    },
+                    "event": event,
                     "matchedCustomer": matched[customer],
-                    "meterWithValues": [],
+                    "meterWithValues": with_values,
                 }
-                for _i, _key, name, ref, customer, timestamp, _value, payload, _hash in rows
-            ]
-        }
+            )
+        return {"events": answer}
 
     by_ref = ref_routes(access, events, [f"{prefix}{{ref:path}}" for prefix in _REF_PREFIXES])
-    # Enso's `/events/batch` takes its reads in Enso's router (web/app.py): Litestar cannot
-    # merge two routers' handlers on one path.
-    words = [f"{prefix}{word}" for prefix in _REF_PREFIXES for word in ROUTE_WORDS]
-    words.remove("/events/batch")
+    words = [
+        f"{prefix}{word}"
+        for prefix in _REF_PREFIXES
+        for word in ROUTE_WORDS
+        if f"{prefix}{word}" not in OTHER_ROUTERS_PATHS
+    ]
     return [
         dry_run,
         login,
