@@ -1,0 +1,263 @@
+"""Usage queries at scale, and what meters cost ingestion.
+
+- A one-customer, month-by-day usage query for 3 meters over 10 million stored events of
+  10,000 customers (p50 and p99 over random customers), against reading the same events
+  alone (the SQL part of the query), in one run.
+- Ingest throughput (in-process, Vayu batches of 100, 8 concurrent requests, group commit)
+  with 10 meters defined, against none: best of 3 alternated rounds each.
+
+The 10-million-event database is built once with bulk inserts (as bench_startup does) and
+cached in the temp dir (its path is printed; delete it to rebuild).
+
+    .venv/bin/python -m bench.bench_usage [--events 10000000] [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import random
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from bench.report import Figure, common_arguments, finish, rate
+from sluice import _core
+from sluice.gateway import Gateway
+from sluice.metering import inline_meter
+from sluice.registry import CustomerRegistry
+from sluice.settings import Settings
+from sluice.storage.sqlite import SqliteStore
+from sluice.storage.sqlite.schema import MIGRATIONS
+from sluice.storage.sqlite.writer import INSERT_EVENT
+from sluice.usage import UsageRequest, UsageService
+
+TENANT = "bench"
+START_US = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z
+SPAN_US = 90 * 86_400_000_000  # events spread over January to March
+FEBRUARY = (1_769_904_000_000_000, 1_772_323_200_000_000)
+REGIONS = ("eu-west-1", "us-east-1", "ap-south-1")
+CHUNK = 200_000
+METERS = (
+    {"key": "calls", "eventName": "api_call", "aggregation": {"operator": "Count"}},
+    {
+        "key": "ms",
+        "eventName": "api_call",
+        "aggregation": {"operator": "Sum", "field": "durationMs"},
+    },
+    {
+        "key": "eu_peak",
+        "eventName": "upload",
+        "aggregation": {"operator": "Max", "field": "bytes"},
+        "filters": [{"field": "region", "operator": "eq", "value": "eu-west-1"}],
+    },
+)
+
+
+def _rows(count: int, customers: int) -> Iterator[tuple[object, ...]]:
+    step = SPAN_US // count
+    for i in range(count):
+        id_ = f"e{i:010d}"
+        name = "upload" if i % 10 < 3 else "api_call"
+        key = _core.idempotency_key(TENANT, name, id_)
+        payload = json.dumps(
+            {"region": REGIONS[i % 3], "durationMs": i % 5000, "bytes": (i * 7919) % 100_000}
+        )
+        timestamp = START_US + i * step
+        customer = f"customer_{i % customers:05d}"
+        yield (TENANT, id_, "vayu", name, customer, timestamp, None, payload, timestamp, key, key)
+
+
+def stored_events(count: int, customers: int) -> Path:
+    schema = hashlib.sha256("".join(MIGRATIONS).encode()).hexdigest()[:12]
+    cached = Path(tempfile.gettempdir()) / f"sluice-bench-usage-{count}-{customers}-{schema}"
+    if (cached / "complete").exists():
+        return cached / "sluice.db"
+    shutil.rmtree(cached, ignore_errors=True)
+    cached.mkdir(parents=True)
+    started = time.monotonic()
+
+    async def create_schema() -> None:
+        store = SqliteStore(cached / "sluice.db")
+        await store.open()
+        await store.close()
+
+    asyncio.run(create_schema())
+    conn = sqlite3.connect(cached / "sluice.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode = OFF")
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("PRAGMA cache_size = -1000000")
+    indexes = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' "
+        "AND sql IS NOT NULL"
+    ).fetchall()
+    for name, _sql in indexes:
+        conn.execute(f"DROP INDEX {name}")
+    rows = _rows(count, customers)
+    for _ in range(0, count, CHUNK):
+        conn.execute("BEGIN")
+        conn.executemany(INSERT_EVENT, (row for _, row in zip(range(CHUNK), rows, strict=False)))
+        conn.execute("COMMIT")
+    for _name, sql in indexes:
+        conn.execute(sql)
+    conn.execute("ANALYZE")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.close()
+    (cached / "complete").write_text(f"{count} events in {time.monotonic() - started:.0f} s\n")
+    print(f"(built {cached} in {time.monotonic() - started:.0f} s)", file=sys.stderr)
+    return cached / "sluice.db"
+
+
+async def query_latencies(
+    db: Path, customers: int, queries: int
+) -> tuple[list[float], list[float]]:
+    """(seconds per usage query, seconds per read of the same events alone)."""
+    store = SqliteStore(db)
+    await store.open()
+    try:
+        usage = UsageService(store, store, CustomerRegistry(store))
+        meters = tuple(inline_meter(meter, "meters") for meter in METERS)
+        rng = random.Random(13)
+        total: list[float] = []
+        read: list[float] = []
+        for n in range(queries + 20):
+            customer = f"customer_{rng.randrange(customers):05d}"
+            request = UsageRequest(customer, None, meters, (), "day", *FEBRUARY, fill_dates=True)
+            started = time.perf_counter()
+            points = await usage.query(TENANT, request)
+            middle = time.perf_counter()
+            await store.usage_events(TENANT, [customer], ["api_call", "upload"], *FEBRUARY)
+            done = time.perf_counter()
+            if len(points) != 28:
+                raise AssertionError(f"{len(points)} days in February")
+            if n >= 20:  # the first queries warm the page cache
+                total.append(middle - started)
+                read.append(done - middle)
+        return total, read
+    finally:
+        await store.close()
+
+
+def _body(round_: int, batch: int) -> bytes:
+    events = [
+        {
+            "name": "api_call" if i % 2 else "upload",
+            "timestamp": "2026-02-01T00:00:00Z",
+            "customerAlias": f"customer_{i % 100}",
+            "ref": f"r{round_}-{i}",
+            "data": {"region": REGIONS[i % 3], "durationMs": i, "bytes": i * 10},
+        }
+        for i in range(batch)
+    ]
+    return json.dumps({"events": events}).encode()
+
+
+def _meter(i: int) -> dict[str, object]:
+    region = {"field": "region", "operator": "Equals", "value": "eu-west-1"}
+    return {
+        "name": f"meter {i}",
+        "eventName": "api_call" if i % 2 else "upload",
+        "aggregationMethod": {"operator": "Sum", "field": "durationMs"},
+        "filter": {"conditions": [{"criterions": [region]}]},
+    }
+
+
+async def ingest_rate(data_dir: Path, meters: int, seconds: float, counter: list[int]) -> float:
+    """Events per second through IngestService (8 concurrent 100-event batches) for `seconds`."""
+    gateway = Gateway(SqliteStore(data_dir / "sluice.db"), Settings(data_dir=data_dir))
+    await gateway.start()
+    try:
+        existing = (await gateway.metering.meters("t", None, 1)).total
+        for i in range(existing, meters):
+            await gateway.metering.create_meter("t", _meter(i))
+        stored = 0
+        deadline = time.monotonic() + seconds
+        started = time.monotonic()
+
+        async def worker() -> None:
+            nonlocal stored
+            while time.monotonic() < deadline:
+                counter[0] += 1
+                outcome = await gateway.ingest.ingest(
+                    gateway.dialects.vayu, "t", _body(counter[0], 100)
+                )
+                stored += len(outcome.accepted)
+
+        await asyncio.gather(*(worker() for _ in range(8)))
+        return stored / (time.monotonic() - started)
+    finally:
+        await gateway.stop()
+
+
+async def ingest_rates(work: Path, seconds: float) -> tuple[float, float]:
+    none_dir, metered_dir = work / "none", work / "metered"
+    none_dir.mkdir()
+    metered_dir.mkdir()
+    counter = [0]
+    best_none = best_metered = 0.0
+    for _ in range(3):  # alternated, so both see the same machine
+        best_none = max(best_none, await ingest_rate(none_dir, 0, seconds, counter))
+        best_metered = max(best_metered, await ingest_rate(metered_dir, 10, seconds, counter))
+    return best_none, best_metered
+
+
+def run(events: int, customers: int, queries: int, ingest_seconds: float) -> list[Figure]:
+    db = stored_events(events, customers)
+    total, read = asyncio.run(query_latencies(db, customers, queries))
+    p50, p99 = statistics.median(total), statistics.quantiles(total, n=100)[98]
+    read_p50 = statistics.median(read)
+    with tempfile.TemporaryDirectory(prefix="sluice-bench-usage-") as tmp:
+        none, metered = asyncio.run(ingest_rates(Path(tmp), ingest_seconds))
+    scale = f"{events:,} events, {customers:,} customers"
+    return [
+        Figure(
+            f"usage query p50, 1 customer x 1 month by day, 3 meters ({scale})",
+            f"{p50 * 1000:.2f} ms",
+            f"reading its events alone p50 {read_p50 * 1000:.2f} ms",
+            p50 / read_p50,
+            "<= 20 ms",
+            p50 <= 0.020,
+        ),
+        Figure(
+            f"usage query p99 ({queries} random customers)",
+            f"{p99 * 1000:.2f} ms",
+            f"p50 {p50 * 1000:.2f} ms",
+            p99 / p50,
+            "<= 100 ms",
+            p99 <= 0.100,
+        ),
+        Figure(
+            "ingest with 10 meters defined (8 x 100-event batches, in process)",
+            rate(metered),
+            f"no meters {rate(none)}",
+            metered / none,
+            ">= 0.9x",
+            metered / none >= 0.9,
+        ),
+    ]
+
+
+def main(argv: list[str] | None = None) -> list[Figure]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    common_arguments(parser)
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--queries", type=int, default=500)
+    args = parser.parse_args(argv)
+    if args.smoke:
+        figures = run(20_000, 100, 50, 0.5)
+    else:
+        figures = run(args.events, args.customers, args.queries, 5.0)
+    finish(figures, args.json, "Usage queries and metered ingest", args.smoke)
+    return figures
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
