@@ -97,3 +97,44 @@ def test_usage_needs_a_key(channel: grpc.Channel) -> None:
     with pytest.raises(grpc.RpcError) as refused:
         usage_pb2_grpc.UsageServiceStub(channel).QueryUsage(request)
     assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_the_python_clients_query_usage(rpc: RpcServer, channel: grpc.Channel) -> None:
+    import asyncio
+    import datetime
+
+    from sluice.client import AsyncSluiceClient, Meter, SluiceClient
+
+    ingest(
+        rpc,
+        channel,
+        event("a", "2024-05-01T10:00:00Z", "c1", units=2, region="eu"),
+        event("b", "2024-06-03T11:00:00Z", "c1", units=5, region="us"),
+    )
+    meters = [
+        Meter("calls", "api_call"),
+        Meter("units", "api_call", "Sum", "units", filters=[("region", "in", ["eu", "us"])]),
+    ]
+    start = datetime.datetime(2024, 5, 1, tzinfo=datetime.UTC)
+    expected = [
+        (
+            "2024-05-01T00:00:00.000Z",
+            datetime.datetime(2024, 5, 1, tzinfo=datetime.UTC),
+            {"calls": 1, "units": 2},
+        ),
+        (
+            "2024-06-01T00:00:00.000Z",
+            datetime.datetime(2024, 6, 1, tzinfo=datetime.UTC),
+            {"calls": 1, "units": 5},
+        ),
+    ]
+    with SluiceClient(rpc.target, rpc.key) as client:
+        points = client.query_usage("c1", meters, "month", start)
+    assert [(p.group, p.start, p.values) for p in points] == expected
+
+    async def through_asyncio() -> list[tuple[str, datetime.datetime, dict[str, float]]]:
+        async with AsyncSluiceClient(rpc.target, rpc.key) as client:
+            points = await client.query_usage("c1", meters, "month", start, fill_dates=False)
+        return [(p.group, p.start, p.values) for p in points]
+
+    assert asyncio.run(through_asyncio()) == expected
