@@ -1,4 +1,4 @@
-"""The `sluice` command: serve, and manage API keys and customers on the server's store."""
+"""The `sluice` command: serve, and manage API keys, customers and meters on the server's store."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ from sluice.customer_import import (
     import_customers,
     jsonl_records,
 )
-from sluice.errors import CustomerConflict, InvalidCustomer, InvalidJson
+from sluice.errors import CustomerConflict, InvalidCustomer, InvalidJson, InvalidParameter
+from sluice.metering import Metering
 from sluice.model import Customer
 from sluice.registry import CustomerRegistry, document
 from sluice.settings import Settings
@@ -210,6 +211,50 @@ def _import_progress(
         yield advance
 
 
+def _meters_create(args: argparse.Namespace) -> int:
+    """`sluice meters create --tenant T '{"name":…,"eventName":…,"aggregationMethod":{…}}'`:
+    the document `POST /meters` takes; prints the meter with its new id."""
+    try:
+        document = strict_json.loads(args.document.encode())
+    except InvalidJson as exc:
+        return _fail(f"the meter is not JSON: {exc}", 2)
+    if not isinstance(document, dict):
+        return _fail("the meter must be a JSON object", 2)
+    try:
+        meter = _with_store(
+            _settings(args), lambda store: Metering(store).create_meter(args.tenant, document)
+        )
+    except InvalidParameter as exc:
+        return _fail(f"{exc.param}: {exc}")
+    print(json.dumps({"id": meter.id, **meter.document}, ensure_ascii=False))
+    return 0
+
+
+def _meters_list(args: argparse.Namespace) -> int:
+    async def write(store: Store) -> None:
+        after: str | None = None
+        while True:
+            page = await Metering(store).meters(args.tenant, after, 1000)
+            for meter in page.items:
+                print(json.dumps({"id": meter.id, **meter.document}, ensure_ascii=False))
+            if not page.has_more:
+                return
+            after = page.items[-1].id
+
+    _with_store(_settings(args), write)
+    return 0
+
+
+def _meters_delete(args: argparse.Namespace) -> int:
+    deleted = _with_store(
+        _settings(args), lambda store: Metering(store).delete_meter(args.tenant, args.id)
+    )
+    if deleted is None:
+        return _fail(f"no meter {args.id!r} in {args.tenant!r}")
+    print(f"deleted meter {args.id!r} (and its measurements)")
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     from sluice.server import run
 
@@ -279,6 +324,23 @@ def build_parser() -> argparse.ArgumentParser:
     imported.add_argument("--format", choices=sorted(set(IMPORT_FORMATS.values())))
     _store_options(imported)
     imported.set_defaults(run=_customers_import)
+
+    meters = commands.add_parser("meters", help="manage a tenant's meters")
+    meter_commands = meters.add_subparsers(dest="meters_command", required=True)
+    made = meter_commands.add_parser("create", help="create a meter from its JSON document")
+    made.add_argument("--tenant", required=True)
+    made.add_argument("document", help='{"name", "eventName", "aggregationMethod", "filter"?}')
+    _store_options(made)
+    made.set_defaults(run=_meters_create)
+    shown = meter_commands.add_parser("list", help="print meters as JSON lines")
+    shown.add_argument("--tenant", required=True)
+    _store_options(shown)
+    shown.set_defaults(run=_meters_list)
+    dropped = meter_commands.add_parser("delete", help="delete a meter by its id")
+    dropped.add_argument("--tenant", required=True)
+    dropped.add_argument("id")
+    _store_options(dropped)
+    dropped.set_defaults(run=_meters_delete)
     return parser
 
 
