@@ -29,6 +29,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from bench.bench_startup import bulk_load
 from bench.report import Figure, common_arguments, finish, rate
 from sluice import _core
 from sluice.gateway import Gateway
@@ -37,7 +38,6 @@ from sluice.registry import CustomerRegistry
 from sluice.settings import Settings
 from sluice.storage.sqlite import SqliteStore
 from sluice.storage.sqlite.schema import MIGRATIONS
-from sluice.storage.sqlite.writer import INSERT_EVENT
 from sluice.usage import UsageRequest, UsageService
 
 TENANT = "bench"
@@ -45,7 +45,6 @@ START_US = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z
 SPAN_US = 90 * 86_400_000_000  # events spread over January to March
 FEBRUARY = (1_769_904_000_000_000, 1_772_323_200_000_000)
 REGIONS = ("eu-west-1", "us-east-1", "ap-south-1")
-CHUNK = 200_000
 METERS = (
     {"key": "calls", "eventName": "api_call", "aggregation": {"operator": "Count"}},
     {
@@ -91,25 +90,8 @@ def stored_events(count: int, customers: int) -> Path:
         await store.close()
 
     asyncio.run(create_schema())
-    conn = sqlite3.connect(cached / "sluice.db", isolation_level=None)
-    conn.execute("PRAGMA journal_mode = OFF")
-    conn.execute("PRAGMA synchronous = OFF")
-    conn.execute("PRAGMA cache_size = -1000000")
-    indexes = conn.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' "
-        "AND sql IS NOT NULL"
-    ).fetchall()
-    for name, _sql in indexes:
-        conn.execute(f"DROP INDEX {name}")
-    rows = _rows(count, customers)
-    for _ in range(0, count, CHUNK):
-        conn.execute("BEGIN")
-        conn.executemany(INSERT_EVENT, (row for _, row in zip(range(CHUNK), rows, strict=False)))
-        conn.execute("COMMIT")
-    for _name, sql in indexes:
-        conn.execute(sql)
+    conn = bulk_load(cached / "sluice.db", _rows(count, customers), count)
     conn.execute("ANALYZE")
-    conn.execute("PRAGMA journal_mode = WAL")
     conn.close()
     (cached / "complete").write_text(f"{count} events in {time.monotonic() - started:.0f} s\n")
     print(f"(built {cached} in {time.monotonic() - started:.0f} s)", file=sys.stderr)

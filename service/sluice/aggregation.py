@@ -189,13 +189,13 @@ def group_start(timestamp_us: int, group_by: str) -> int:
 
 def _next_group(start_us: int, group_by: str) -> int:
     moment = _EPOCH + datetime.timedelta(microseconds=start_us)
-    if group_by == "day":
+    months = {"month": 1, "quarter": 3, "year": 12}.get(group_by, 0)
+    index = moment.year * 12 + moment.month - 1 + months
+    if index // 12 > 9999 or (months == 0 and moment.date() == datetime.date.max):
+        return start_us + 2**62  # past the last representable group
+    if months == 0:
         following = moment + datetime.timedelta(days=1)
     else:
-        months = {"month": 1, "quarter": 3}.get(group_by, 12)
-        index = moment.year * 12 + moment.month - 1 + months
-        if index // 12 > 9999:
-            return start_us + 2**62  # past the last representable group
         following = datetime.datetime(index // 12, index % 12 + 1, 1)
     return (following - _EPOCH) // datetime.timedelta(microseconds=1)
 

@@ -160,11 +160,17 @@ def inline_meter(fields: Mapping[str, Any], param: str) -> MeterSpec:
         other = _text(arithmetic, "field", f"{at}.field")
         assert other is not None
         spec = replace(spec, arithmetic=Arithmetic(arithmetic["operator"], other))
+    filters = fields.get("filters") or []
+    if not isinstance(filters, list) or len(filters) > MAX_CRITERIA:
+        raise InvalidParameter(
+            f"{param}.filters", f"filters must be an array of at most {MAX_CRITERIA}."
+        )
     criteria = []
-    for i, item in enumerate(fields.get("filters") or []):
+    for i, item in enumerate(filters):
         where = f"{param}.filters[{i}]"
         item = _object(item, where)
-        operator = INLINE_OPERATORS.get(item.get("operator"))  # type: ignore[arg-type]
+        named = item.get("operator")
+        operator = INLINE_OPERATORS.get(named) if isinstance(named, str) else None
         if operator is None:
             raise InvalidParameter(
                 f"{where}.operator", "operator must be eq, neq, gt, gte, lt, lte or in."

@@ -308,6 +308,16 @@ def test_bad_usage_queries_are_400(raw: httpx.Client) -> None:
                 }
             ]
         },
+        {"meters": [{"key": "k", "eventName": "e", "filters": 5}]},
+        {
+            "meters": [
+                {
+                    "key": "k",
+                    "eventName": "e",
+                    "filters": [{"field": "f", "operator": ["eq"], "value": "x"}],
+                }
+            ]
+        },
         {"period": {"startTime": "yesterday", "endTime": None}},
         {"period": {"startTime": "2026-02-01T00:00:00Z", "endTime": "2026-01-01T00:00:00Z"}},
     ):
@@ -316,3 +326,18 @@ def test_bad_usage_queries_are_400(raw: httpx.Client) -> None:
             raw.post("/v2/events/aggregation", json={**good, **change}),
             400,
         )
+
+
+def test_the_last_representable_groups_are_filled(raw: httpx.Client) -> None:
+    for group_by in ("day", "month", "quarter", "year"):
+        body = {
+            "customerId": "c",
+            "period": {"startTime": "9999-12-30T00:00:00Z", "endTime": "9999-12-31T23:59:59Z"},
+            "groupBy": group_by,
+            "fillDates": True,
+            "meters": [{"key": "k", "eventName": "e"}],
+        }
+        answer = conforms(
+            V2QueryEventsAggregationResponse, raw.post("/v2/events/aggregation", json=body)
+        )
+        assert len(answer.data_points) == (2 if group_by == "day" else 1)

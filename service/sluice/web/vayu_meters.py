@@ -16,7 +16,7 @@ from litestar.params import FromPath
 from sluice import strict_json
 from sluice.access import AccessControl
 from sluice.errors import InvalidJson
-from sluice.metering import Metering, day_of
+from sluice.metering import Metering, Page, day_of
 from sluice.model import Measurement, Meter
 from sluice.web.auth import authorize
 from sluice.web.body import BodyReader
@@ -54,6 +54,17 @@ def _object(body: bytes) -> dict[str, Any]:
     return fields
 
 
+def _listing(key: str, rendered: list[dict[str, Any]], page: Page[Any]) -> dict[str, Any]:
+    """Vayu's list shape: `{<key>: […], total, hasMore, nextCursor}` (cursor: the last id)."""
+    last = rendered[-1]["id"] if rendered else None
+    return {
+        key: rendered,
+        "total": page.total,
+        "hasMore": page.has_more,
+        "nextCursor": encode_cursor(last) if page.has_more and last is not None else None,
+    }
+
+
 def _now() -> str:
     return iso_millis(time.time_ns() // 1000)
 
@@ -79,12 +90,7 @@ def router(access: AccessControl, metering: Metering, body_reader: BodyReader) -
     async def list_meters(request: Request[Any, Any, Any]) -> dict[str, Any]:
         grant = await authorize(request, access)
         page = await metering.meters(grant.tenant, cursor_of(request), limit_param(request))
-        return {
-            "meters": [render_meter(meter) for meter in page.items],
-            "total": page.total,
-            "hasMore": page.has_more,
-            "nextCursor": encode_cursor(page.items[-1].id) if page.has_more else None,
-        }
+        return _listing("meters", [render_meter(m) for m in page.items], page)
 
     @get("/meters/{meter_id:str}", operation_id="vayuGetMeter")
     async def get_meter(request: Request[Any, Any, Any], meter_id: FromPath[str]) -> dict[str, Any]:
@@ -130,12 +136,7 @@ def router(access: AccessControl, metering: Metering, body_reader: BodyReader) -
     async def list_measurements(request: Request[Any, Any, Any]) -> dict[str, Any]:
         grant = await authorize(request, access)
         page = await metering.measurements(grant.tenant, cursor_of(request), limit_param(request))
-        return {
-            "measurements": [render_measurement(m) for m in page.items],
-            "total": page.total,
-            "hasMore": page.has_more,
-            "nextCursor": encode_cursor(page.items[-1].id) if page.has_more else None,
-        }
+        return _listing("measurements", [render_measurement(m) for m in page.items], page)
 
     @get("/measurements/{measurement_id:str}", operation_id="vayuGetMeasurement")
     async def get_measurement(
