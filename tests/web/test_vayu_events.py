@@ -197,3 +197,22 @@ def post_to(client: Any, path: str, body: Any) -> Any:
     return client.post(
         path, content=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
     )
+
+
+def test_every_route_word_after_events_is_readable_as_a_ref(client: Any) -> None:
+    """A fixed path `/events/<word>` (or `/v2/events/<word>`) of any API shadows the ref
+    `<word>` unless the word is in ROUTE_WORDS: a new route must be added there too."""
+    from sluice.web.vayu_events import ROUTE_WORDS
+
+    words = {
+        path.rsplit("/", 1)[1]
+        for route in client.app.routes
+        for path in [route.path]
+        if path.startswith(("/events/", "/v2/events/")) and "{" not in path
+    }
+    assert words and words <= set(ROUTE_WORDS), words - set(ROUTE_WORDS)
+    for word in sorted(words):
+        ingest(client, event(word, name=f"word_{word}"))
+        for prefix in ("/events/", "/v2/events/"):
+            got = client.get(prefix + word)
+            assert got.status_code == 200 and got.json()["event"]["ref"] == word, (prefix, word)
