@@ -100,6 +100,32 @@ def _schema_version() -> str:
     return hashlib.sha256("".join(MIGRATIONS).encode()).hexdigest()[:12]
 
 
+def bulk_load(db: Path, rows: Iterator[tuple[object, ...]], count: int) -> sqlite3.Connection:
+    """Insert `count` rows (INSERT_EVENT's columns) into a store's file, fast; the connection,
+    back in WAL mode, for the caller's checks.
+
+    No journal, no fsync, secondary indexes rebuilt once at the end (sorting is far cheaper
+    than 10M random inserts into each B-tree)."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = OFF")
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("PRAGMA cache_size = -1000000")
+    indexes = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' "
+        "AND sql IS NOT NULL"
+    ).fetchall()
+    for name, _sql in indexes:
+        conn.execute(f"DROP INDEX {name}")
+    for _ in range(0, count, CHUNK):
+        conn.execute("BEGIN")
+        conn.executemany(INSERT_EVENT, (row for _, row in zip(range(CHUNK), rows, strict=False)))
+        conn.execute("COMMIT")
+    for _name, sql in indexes:
+        conn.execute(sql)
+    conn.execute("PRAGMA journal_mode = WAL")
+    return conn
+
+
 def stored_events_dir(count: int) -> Path:
     """A data dir holding `count` events and one API key, built once and kept in the temp dir."""
     cached = Path(tempfile.gettempdir()) / f"sluice-bench-{count}-events-{_schema_version()}"
@@ -118,27 +144,7 @@ def stored_events_dir(count: int) -> Path:
             await store.close()
 
     asyncio.run(create_schema_and_key())
-    conn = sqlite3.connect(cached / "sluice.db", isolation_level=None)
-    # Bulk load: no journal, no fsync, secondary indexes rebuilt once at the end (sorting is
-    # far cheaper than 10M random inserts into three B-trees).
-    conn.execute("PRAGMA journal_mode = OFF")
-    conn.execute("PRAGMA synchronous = OFF")
-    conn.execute("PRAGMA cache_size = -1000000")
-    indexes = conn.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' "
-        "AND sql IS NOT NULL"
-    ).fetchall()
-    for name, _sql in indexes:
-        conn.execute(f"DROP INDEX {name}")
-    rows = _rows(count)
-    insert = INSERT_EVENT
-    for _ in range(0, count, CHUNK):
-        conn.execute("BEGIN")
-        conn.executemany(insert, (row for _, row in zip(range(CHUNK), rows, strict=False)))
-        conn.execute("COMMIT")
-    for _name, sql in indexes:
-        conn.execute(sql)
-    conn.execute("PRAGMA journal_mode = WAL")
+    conn = bulk_load(cached / "sluice.db", _rows(count), count)
     stored = conn.execute("SELECT count(*) FROM events").fetchone()[0]
     conn.close()
     if stored != count:

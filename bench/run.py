@@ -15,7 +15,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import bench_core, bench_durability, bench_grpc, bench_http, bench_startup
+from bench import (
+    bench_core,
+    bench_durability,
+    bench_grpc,
+    bench_http,
+    bench_startup,
+    bench_usage,
+)
 from bench.report import Figure, load_average, machine, table
 
 SUITES: dict[str, Callable[[list[str]], list[Figure]]] = {
@@ -24,6 +31,7 @@ SUITES: dict[str, Callable[[list[str]], list[Figure]]] = {
     "grpc": bench_grpc.main,
     "durability": bench_durability.main,
     "startup": bench_startup.main,
+    "usage": bench_usage.main,
 }
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sluice import _core
 from sluice.errors import BatchRejected, SluiceError
-from sluice.model import UNKNOWN_CUSTOMER, Batch, EventRow, Rejection
+from sluice.model import INVALID, UNKNOWN_CUSTOMER, Batch, EventRow, Rejection
 from sluice.storage import CustomerStore
 
 # (body, tenant, now_us, receipt) -> the parsed batch. The receipt is an id the transport gives
@@ -92,7 +92,9 @@ class Dialects:
             return [row for row in rows if row.customer in known], unknown
 
         return cls(
-            vayu=Dialect("vayu", vayu, "ref", "Event ref already exists."),
+            vayu=Dialect(
+                "vayu", vayu, "ref", "Event ref already exists.", screen=_addressable_refs
+            ),
             enso=Dialect("enso", enso, "eventId", "duplicate eventId", screen=known_customers),
             collect=Dialect(
                 "collect", collect, "eventId", ALREADY_ACCEPTED, refuse_batch=_collect_refusal
@@ -100,6 +102,25 @@ class Dialects:
             grpc=Dialect("grpc", grpc, "id", ALREADY_ACCEPTED, ACCEPTED_DIFFERENTLY),
             grpc_stream=Dialect("grpc", grpc_stream, "id", ALREADY_ACCEPTED, ACCEPTED_DIFFERENTLY),
         )
+
+
+# URL paths cannot carry these as a segment: clients (the SDK's urllib3 among them) resolve
+# `/events/..` to `/` before sending, so such a ref could never be read or deleted by ref.
+_DOT_SEGMENTS = frozenset({".", ".."})
+
+
+async def _addressable_refs(
+    _tenant: str, rows: Sequence[EventRow]
+) -> tuple[list[EventRow], list[Rejection]]:
+    """Vayu: every accepted ref can be read and deleted at `/events/{ref}`."""
+    refused = [
+        Rejection(
+            row.index, INVALID, "ref", "ref must not be '.' or '..' (a URL cannot address it)."
+        )
+        for row in rows
+        if row.id in _DOT_SEGMENTS
+    ]
+    return [row for row in rows if row.id not in _DOT_SEGMENTS], refused
 
 
 def _collect_refusal(invalid: list[Rejection]) -> SluiceError:

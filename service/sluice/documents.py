@@ -11,8 +11,12 @@ from sluice.errors import InvalidJson
 __all__ = ["json_object", "loads_strict"]
 
 
-def json_object(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object; InvalidJson when it is not strict JSON or not an object."""
+def json_object(body: bytes, *, empty_is_nothing: bool = False) -> dict[str, Any]:
+    """The body as a JSON object; InvalidJson when it is not strict JSON or not an object.
+
+    With empty_is_nothing, a body of only whitespace is `{}` (a PUT that sets nothing)."""
+    if empty_is_nothing and not body.strip():
+        return {}
     parsed = loads_strict(body)
     if not isinstance(parsed, dict):
         raise InvalidJson("the request body must be a JSON object")

@@ -16,6 +16,7 @@ from sluice.api_keys import ApiKeys
 from sluice.dialects import Dialects
 from sluice.eventlog import EventLog
 from sluice.ingest import IngestService
+from sluice.metering import Metering
 from sluice.metrics import Metrics
 from sluice.profiles import ProfileEvents
 from sluice.ratelimit import RateLimiter
@@ -25,6 +26,7 @@ from sluice.registry import CustomerRegistry
 from sluice.settings import Settings
 from sluice.storage import Store
 from sluice.tokens import AccessTokens, load_secret
+from sluice.usage import UsageService
 
 
 def wall_clock_us() -> int:
@@ -53,6 +55,8 @@ class Gateway:
         self.unreadable = UnreadableEvents(self.metrics)
         self.events = EventLog(store, clock_us, self.unreadable)
         self.customers = CustomerRegistry(store, clock_us)
+        self.metering = Metering(store, clock_us)
+        self.usage = UsageService(store, store, self.customers)
         self.dialects = Dialects.build(limits, store, settings.collect_event_types)
         self.admission = StoreAdmission(settings.store_queue_limit, settings.tenant_queue_share)
         self.metrics.watch_store_queue(lambda: self.admission.waiting, self.admission.limit)

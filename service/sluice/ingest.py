@@ -79,8 +79,12 @@ class IngestService:
         Every valid event is reported accepted; its row is in the outcome's batch.
         """
         batch = dialect.parse(body, tenant, self._clock_us(), "")
+        rows: Sequence[EventRow] = batch.events
         rejected = [Rejection(*rejection) for rejection in batch.rejected]
-        return IngestOutcome(batch, [row.index for row in batch.events], rejected)
+        if dialect.screen is not None:
+            rows, screened_out = await dialect.screen(tenant, rows)
+            rejected.extend(screened_out)
+        return IngestOutcome(batch, [row.index for row in rows], sorted(rejected))
 
     async def commit(
         self,

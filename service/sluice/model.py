@@ -10,19 +10,29 @@ from typing import Any
 from sluice._core import Batch, EventRow
 
 __all__ = [
+    "AGGREGATION_OPERATORS",
     "CONFLICT",
+    "CRITERION_OPERATORS",
     "DUPLICATE",
+    "GROUP_BY",
     "INVALID",
     "UNKNOWN_CUSTOMER",
     "ApiKeyRecord",
+    "Arithmetic",
     "Batch",
+    "Criterion",
     "Customer",
+    "DataPoint",
     "EventQuery",
     "EventRow",
     "IngestOutcome",
+    "Measurement",
+    "Meter",
+    "MeterSpec",
     "Quota",
     "Rejection",
     "StoredEvent",
+    "UsageQuery",
 ]
 
 
@@ -110,3 +120,100 @@ class IngestOutcome:
     batch: Batch  # the parsed request: its size, spans and (for a dry run) its valid rows
     accepted: list[int]  # indices of the events this request stored (or would, in a dry run)
     rejected: list[Rejection]  # by ascending index
+
+
+# Metering (docs/decisions.md, "Meters and usage").
+AGGREGATION_OPERATORS = ("Count", "Sum", "Distinct", "Max", "Min", "Average", "First", "Last")
+# Vayu's meter filter operators; a usage query's inline `eq`/`neq`/`gt`/`gte`/`lt`/`lte`/`in`
+# are read as the matching ones.
+CRITERION_OPERATORS = (
+    "Equals",
+    "DoesntEqual",
+    "Has",
+    "In",
+    "Contains",
+    "DoesntContain",
+    "LargerThan",
+    "LowerThan",
+    "LowerEqualTo",
+    "LargerEqualTo",
+    "Exists",
+    "DoesntExists",
+)
+GROUP_BY = ("event", "day", "month", "quarter", "year")
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    """One test of an event's data: `field` (a dotted path into the payload) `operator` value."""
+
+    field: str
+    operator: str  # one of CRITERION_OPERATORS
+    value: str | float | tuple[str | float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Arithmetic:
+    """`field <operator> other field` as a meter's measured value (`+ - * /`)."""
+
+    operator: str
+    field: str
+
+
+@dataclass(frozen=True, slots=True)
+class MeterSpec:
+    """What the usage engine evaluates: a stored meter, or one sent inline with a query."""
+
+    key: str  # names the meter's value in results; a stored meter's id
+    event_name: str
+    operator: str  # one of AGGREGATION_OPERATORS
+    field: str | None = None  # the measured data field (every operator but Count)
+    instance_key: str | None = None  # aggregate per value of this field, then add them up
+    arithmetic: Arithmetic | None = None
+    # Any condition (an alternative) whose criteria all hold admits an event; () admits all.
+    conditions: tuple[tuple[Criterion, ...], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Meter:
+    """A stored meter: Vayu's meter document (`name`, `eventName`, `aggregationMethod`,
+    `filter`), kept as sent (metering.spec_of reads it)."""
+
+    id: str  # 24 hex digits
+    event_name: str  # the document's eventName, stored apart for lookups by event
+    document: dict[str, Any]
+    created_at: int
+    updated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """A pre-aggregated value of one meter for one customer on one UTC day."""
+
+    id: str  # 24 hex digits
+    customer_id: str
+    meter_id: str
+    day_us: int  # UTC microseconds of the day's midnight
+    value: float
+    created_at: int
+    updated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class UsageQuery:
+    """Usage of some customers' events (and measurements) by meter, in time groups."""
+
+    customers: tuple[str, ...]  # the event customer strings counted (ids and their aliases)
+    customer_ids: tuple[str, ...]  # registry ids whose measurements count
+    meters: tuple[MeterSpec, ...]
+    group_by: str  # one of GROUP_BY
+    start: int | None = None  # UTC microseconds, inclusive
+    end: int | None = None  # exclusive
+    fill_dates: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DataPoint:
+    group: str  # the group's start (`YYYY-MM-DDT00:00:00.000Z`), or the event's ref
+    start: int  # the group's start in UTC microseconds (the event's timestamp for "event")
+    values: dict[str, float]  # meter key -> usage

@@ -148,6 +148,12 @@ class CustomerRegistry:
     async def delete(self, tenant: str, id: str) -> bool:
         return await self._store.delete_customer(tenant, id)
 
+    async def count(self, tenant: str) -> int:
+        return await self._store.count_customers(tenant)
+
+    async def find_by_attribute(self, tenant: str, key: str, value: str) -> Customer | None:
+        return await self._store.find_customer_by_attribute(tenant, key, value)
+
     async def match_aliases(self, tenant: str, aliases: Sequence[str]) -> dict[str, str | None]:
         """alias -> the id of the customer it names (its id or one of its aliases), or None."""
         matched: dict[str, str | None] = {}

@@ -65,3 +65,9 @@ def test_startup() -> None:
     out = smoke("bench_startup")
     assert "resident bytes/key" in out
     assert "start to ready" in out
+
+
+def test_usage() -> None:
+    out = smoke("bench_usage")
+    assert "usage query p50, 1 customer x 1 month by day, 3 meters" in out
+    assert "ingest with 10 meters defined" in out

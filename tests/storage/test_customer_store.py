@@ -161,3 +161,21 @@ async def test_tenants_never_see_or_match_each_others_customers(store: CustomerS
     assert await store.delete_customer("acme", "c1")
     assert await store.get_customer("globex", "c1") == globex
     assert await store.find_customer("globex", alias="a1") == globex
+
+
+async def test_customers_are_counted_and_found_by_a_string_attribute(store: CustomerStore) -> None:
+    await store.put_customer("acme", customer("c2", attributes={"externalId": "ext-1", "n": 5}))
+    await store.put_customer("acme", customer("c1", attributes={"externalId": "ext-1"}))
+    await store.put_customer("acme", customer("c3", attributes={"name": "Ann", "n": "5"}))
+    await store.put_customer("globex", customer("g1", attributes={"externalId": "ext-1"}))
+    assert await store.count_customers("acme") == 3
+    assert await store.count_customers("nobody") == 0
+    found = await store.find_customer_by_attribute("acme", "externalId", "ext-1")
+    assert found is not None and found.id == "c1"  # the first by id
+    by_name = await store.find_customer_by_attribute("acme", "name", "Ann")
+    assert by_name is not None and by_name.id == "c3"
+    # A string only: the number 5 is not "5"; a key with path syntax is just a key.
+    five = await store.find_customer_by_attribute("acme", "n", "5")
+    assert five is not None and five.id == "c3"
+    assert await store.find_customer_by_attribute("acme", "a.b", "x") is None
+    assert await store.find_customer_by_attribute("globex", "name", "Ann") is None

@@ -11,13 +11,15 @@ from sluice.storage import (
     CustomerStore,
     EventStore,
     KeyStore,
+    MeterStore,
     Outbox,
     Store,
     StoreLifecycle,
+    UsageStore,
 )
 from sluice.storage.sqlite import SqliteStore
 
-ROLES = [StoreLifecycle, EventStore, KeyStore, CustomerStore, Store]
+ROLES = [StoreLifecycle, EventStore, KeyStore, CustomerStore, MeterStore, UsageStore, Store]
 
 
 def sqlite_roles(store: SqliteStore) -> None:
@@ -26,8 +28,10 @@ def sqlite_roles(store: SqliteStore) -> None:
     events: EventStore = store
     keys: KeyStore = store
     customers: CustomerStore = store
+    meters: MeterStore = store
+    usage: UsageStore = store
     every: Store = store
-    del lifecycle, events, keys, customers, every
+    del lifecycle, events, keys, customers, meters, usage, every
 
 
 @pytest.mark.parametrize("role", ROLES, ids=lambda role: role.__name__)

@@ -17,6 +17,7 @@ from sluice.gateway import Gateway
 from sluice.settings import Settings
 from sluice.storage.sqlite import SqliteStore
 from sluice.tokens import AccessTokens
+from sluice.vayu_ids import account_id
 from sluice.web.app import create_app
 from tests.conftest import stored_rows
 from tests.web.test_vayu import event, post
@@ -180,7 +181,7 @@ def test_dry_run_validates_matches_and_stores_nothing(client: Any, data_dir: Pat
     assert items[0]["event"] == {
         "timestamp": "2023-09-13T18:25:43.511Z",
         "customerAlias": "customer_12345",
-        "accountId": "acme",
+        "accountId": account_id("acme"),
         "data": event("dry-1")["data"],
         "ref": "dry-1",
         "name": "api_call",
@@ -228,3 +229,22 @@ def test_an_access_token_dies_with_its_revoked_key(data_dir: Path, token: str) -
         )
         assert with_key.status_code == 401
     assert stored_rows(data_dir, "SELECT id FROM events") == [("before",)]
+
+
+def test_every_route_word_after_events_is_readable_as_a_ref(client: Any) -> None:
+    """A fixed path `/events/<word>` (or `/v2/events/<word>`) of any API shadows the ref
+    `<word>` unless the word is in ROUTE_WORDS: a new route must be added there too."""
+    from sluice.web.vayu_events import ROUTE_WORDS
+
+    words = {
+        path.rsplit("/", 1)[1]
+        for route in client.app.routes
+        for path in [route.path]
+        if path.startswith(("/events/", "/v2/events/")) and "{" not in path
+    }
+    assert words and words <= set(ROUTE_WORDS), words - set(ROUTE_WORDS)
+    for word in sorted(words):
+        ingest(client, event(word, name=f"word_{word}"))
+        for prefix in ("/events/", "/v2/events/"):
+            got = client.get(prefix + word)
+            assert got.status_code == 200 and got.json()["event"]["ref"] == word, (prefix, word)

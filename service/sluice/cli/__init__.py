@@ -11,7 +11,7 @@ import os
 import sys
 
 from sluice import __version__, datadir
-from sluice.cli import customers, keys
+from sluice.cli import customers, keys, meters
 from sluice.cli.common import (
     DEFAULTS,
     Formatter,
@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
     keys.add_commands(commands)
     customers.add_commands(commands)
+    meters.add_commands(commands)
     return parser
 
 

@@ -17,6 +17,7 @@ from sluice.client.aio import AsyncSluiceClient
 from sluice.client.base import ClientOptions
 from sluice.client.batching import DeliveryFailed, Event, IngestReport, RetryPolicy
 from sluice.client.sync import SluiceClient
+from sluice.client.usage import Meter, UsagePoint
 
 __all__ = [
     "AsyncSluiceClient",
@@ -24,6 +25,8 @@ __all__ = [
     "DeliveryFailed",
     "Event",
     "IngestReport",
+    "Meter",
     "RetryPolicy",
     "SluiceClient",
+    "UsagePoint",
 ]

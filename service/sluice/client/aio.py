@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from types import TracebackType
-from typing import Self, Unpack
+from typing import Any, Self, Unpack
 
 import grpc
 
 from sluice.client.base import ClientBase, ClientOptions, report
 from sluice.client.batching import INGEST_METHOD, DeliveryFailed, Event, IngestReport, to_proto
-from sluice.v1 import ingest_pb2
+from sluice.client.usage import USAGE_METHOD, Meter, UsagePoint, usage_points, usage_request
+from sluice.v1 import ingest_pb2, usage_pb2
 
 
 class AsyncSluiceClient(ClientBase):
@@ -32,9 +34,29 @@ class AsyncSluiceClient(ClientBase):
             request_serializer=ingest_pb2.IngestRequest.SerializeToString,
             response_deserializer=ingest_pb2.IngestResponse.FromString,
         )
+        self._usage_call = self._channel.unary_unary(
+            USAGE_METHOD,
+            request_serializer=usage_pb2.QueryUsageRequest.SerializeToString,
+            response_deserializer=usage_pb2.QueryUsageResponse.FromString,
+        )
         self._linger_task: asyncio.Task[None] | None = None
         self._lingering = asyncio.Lock()  # held while a lingered batch is being delivered
         self._closing = asyncio.Event()
+
+    async def query_usage(
+        self,
+        customer_id: str,
+        meters: Sequence[Meter],
+        group_by: str,
+        start: datetime.datetime | None = None,
+        end: datetime.datetime | None = None,
+        **options: Any,
+    ) -> list[UsagePoint]:
+        """Usage by meter in `group_by` groups (event, day, month, quarter, year); `options`:
+        customer_id_pattern, meter_ids (stored meters), fill_dates. Raises grpc.RpcError."""
+        request = usage_request(customer_id, meters, group_by, start, end, **options)
+        response = await self._usage_call(request, metadata=self._metadata, timeout=self._timeout)
+        return usage_points(response)
 
     async def send(self, event: Event | ingest_pb2.Event) -> str:
         """Queue one event for the next batch; returns its id. Delivers a full batch before

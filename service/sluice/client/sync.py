@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import datetime
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from types import TracebackType
-from typing import Self, Unpack
+from typing import Any, Self, Unpack
 
 import grpc
 
 from sluice.client.base import ClientBase, ClientOptions, report
 from sluice.client.batching import INGEST_METHOD, DeliveryFailed, Event, IngestReport, to_proto
-from sluice.v1 import ingest_pb2
+from sluice.client.usage import USAGE_METHOD, Meter, UsagePoint, usage_points, usage_request
+from sluice.v1 import ingest_pb2, usage_pb2
 
 
 class SluiceClient(ClientBase):
@@ -31,6 +33,11 @@ class SluiceClient(ClientBase):
             request_serializer=ingest_pb2.IngestRequest.SerializeToString,
             response_deserializer=ingest_pb2.IngestResponse.FromString,
         )
+        self._usage_call = self._channel.unary_unary(
+            USAGE_METHOD,
+            request_serializer=usage_pb2.QueryUsageRequest.SerializeToString,
+            response_deserializer=usage_pb2.QueryUsageResponse.FromString,
+        )
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._lingering = threading.Lock()  # held while a lingered batch is being delivered
@@ -38,6 +45,21 @@ class SluiceClient(ClientBase):
             target=self._linger_loop, name="sluice-client-linger", daemon=True
         )
         self._linger_thread.start()
+
+    def query_usage(
+        self,
+        customer_id: str,
+        meters: Sequence[Meter],
+        group_by: str,
+        start: datetime.datetime | None = None,
+        end: datetime.datetime | None = None,
+        **options: Any,
+    ) -> list[UsagePoint]:
+        """Usage by meter in `group_by` groups (event, day, month, quarter, year); `options`:
+        customer_id_pattern, meter_ids (stored meters), fill_dates. Raises grpc.RpcError."""
+        request = usage_request(customer_id, meters, group_by, start, end, **options)
+        response = self._usage_call(request, metadata=self._metadata, timeout=self._timeout)
+        return usage_points(response)
 
     def send(self, event: Event | ingest_pb2.Event) -> str:
         """Queue one event for the next batch; returns its id. Delivers a full batch before

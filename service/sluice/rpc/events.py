@@ -47,7 +47,7 @@ _SECONDS = range(-62_135_596_800, 253_402_300_800)
 _NANOS = range(1_000_000_000)
 
 
-def _instant(request: Any, field: str) -> int | None:
+def instant(request: Any, field: str) -> int | None:
     """A Timestamp field of the request in microseconds; None when unset."""
     if not request.HasField(field):
         return None
@@ -59,15 +59,15 @@ def _instant(request: Any, field: str) -> int | None:
 
 def _query(request: events_pb2.QueryEventsRequest) -> EventQuery:
     return EventQuery(
-        start=_instant(request, "start_time"),
-        end=_instant(request, "end_time"),
+        start=instant(request, "start_time"),
+        end=instant(request, "end_time"),
         name=request.name or None,
         customer=request.customer_id or None,
         after=decode_cursor(request.cursor) if request.cursor else None,
     )
 
 
-async def _decode(message_type: Any, raw: bytes, context: Context) -> Any:
+async def decode(message_type: Any, raw: bytes, context: Context) -> Any:
     try:
         return message_type.FromString(raw)
     except DecodeError:
@@ -128,13 +128,13 @@ def handler(log: EventLog, authenticator: Authenticator) -> grpc.GenericRpcHandl
     # error, where it is the client's (INVALID_ARGUMENT).
     def unary(behavior: Any, request: Any, response: Any) -> grpc.RpcMethodHandler[Any, Any]:
         async def decoded(raw: bytes, context: Context, tenant: str) -> Any:
-            return await behavior(await _decode(request, raw, context), context, tenant)
+            return await behavior(await decode(request, raw, context), context, tenant)
 
         return grpc.unary_unary_rpc_method_handler(decoded, None, response.SerializeToString)
 
     def streaming(behavior: Any, request: Any, response: Any) -> grpc.RpcMethodHandler[Any, Any]:
         async def decoded(raw: bytes, context: Context, tenant: str) -> AsyncIterator[Any]:
-            async for message in behavior(await _decode(request, raw, context), context, tenant):
+            async for message in behavior(await decode(request, raw, context), context, tenant):
                 yield message
 
         return grpc.unary_stream_rpc_method_handler(decoded, None, response.SerializeToString)

@@ -8,9 +8,11 @@ from sluice.storage.protocols import (
     CustomerStore,
     EventStore,
     KeyStore,
+    MeterStore,
     Outbox,
     Store,
     StoreLifecycle,
+    UsageStore,
 )
 
 __all__ = [
@@ -21,10 +23,12 @@ __all__ = [
     "EventRow",
     "EventStore",
     "KeyStore",
+    "MeterStore",
     "Outbox",
     "Store",
     "StoreLifecycle",
     "StoredEvent",
+    "UsageStore",
     "open_store",
 ]
 

@@ -12,7 +12,15 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, runtime_checkable
 
 from sluice.errors import CustomerConflict
-from sluice.model import ApiKeyRecord, Customer, EventQuery, EventRow, StoredEvent
+from sluice.model import (
+    ApiKeyRecord,
+    Customer,
+    EventQuery,
+    EventRow,
+    Measurement,
+    Meter,
+    StoredEvent,
+)
 
 
 @runtime_checkable
@@ -139,11 +147,74 @@ class CustomerStore(Protocol):
     async def known_customer_ids(self, tenant: str, ids: Collection[str]) -> set[str]:
         """Which of ids are customers of the tenant, in one query."""
 
+    async def count_customers(self, tenant: str) -> int: ...
+
+    async def find_customer_by_attribute(
+        self, tenant: str, key: str, value: str
+    ) -> Customer | None:
+        """The first customer (by id) whose attribute `key` is the string `value` (Vayu's
+        lookups by name and by external id; a scan of the tenant's customers)."""
+
     async def merge_customer_attributes(
         self, tenant: str, id: str, changes: dict[str, Any], now_us: int | None = None
     ) -> Customer | None:
         """Shallow-merge changes into a customer's attributes atomically; a None value removes
         its key. None if there is no such customer. now_us defaults to the current time."""
+
+
+@runtime_checkable
+class MeterStore(Protocol):
+    """A tenant's meters and measurements (Vayu's metering surface)."""
+
+    async def put_meter(self, tenant: str, meter: Meter) -> None:
+        """Insert, or replace (by id), a meter."""
+
+    async def get_meter(self, tenant: str, id: str) -> Meter | None: ...
+
+    async def list_meters(self, tenant: str, after_id: str | None, limit: int) -> list[Meter]:
+        """Up to limit meters with id > after_id, in id order."""
+
+    async def count_meters(self, tenant: str) -> int: ...
+
+    async def meters_for_events(self, tenant: str, event_names: Collection[str]) -> list[Meter]:
+        """The meters of any of these event names, in id order."""
+
+    async def delete_meter(self, tenant: str, id: str) -> bool:
+        """Delete a meter and its measurements; False if there was none."""
+
+    async def put_measurement(self, tenant: str, measurement: Measurement) -> None: ...
+
+    async def get_measurement(self, tenant: str, id: str) -> Measurement | None: ...
+
+    async def list_measurements(
+        self, tenant: str, after_id: str | None, limit: int
+    ) -> list[Measurement]:
+        """Up to limit measurements with id > after_id, in id order."""
+
+    async def count_measurements(self, tenant: str) -> int: ...
+
+    async def delete_measurement(self, tenant: str, id: str) -> bool: ...
+
+
+@runtime_checkable
+class UsageStore(Protocol):
+    """What usage queries read: live events and measurements by customer and time."""
+
+    async def usage_events(
+        self,
+        tenant: str,
+        customers: Sequence[str],
+        names: Sequence[str],
+        start: int | None,
+        end: int | None,
+    ) -> list[StoredEvent]:
+        """Live events whose customer and name are among those given, with start <= timestamp
+        < end (either open when None), in no particular order."""
+
+    async def usage_measurements(
+        self, tenant: str, customer_ids: Sequence[str], start: int | None, end: int | None
+    ) -> list[Measurement]:
+        """Measurements of these customers with start <= day < end."""
 
 
 @runtime_checkable
@@ -162,5 +233,5 @@ class Outbox(Protocol):
 
 
 @runtime_checkable
-class Store(StoreLifecycle, EventStore, KeyStore, CustomerStore, Protocol):
+class Store(StoreLifecycle, EventStore, KeyStore, CustomerStore, MeterStore, UsageStore, Protocol):
     """Every role at once: what a backend provides, and what the composition root opens."""

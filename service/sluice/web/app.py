@@ -9,6 +9,7 @@ from typing import Any
 
 from litestar import Litestar, Request, Response, get
 from litestar.datastructures import MutableScopeHeaders
+from litestar.exceptions import MethodNotAllowedException, NotFoundException
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.types import Message, Scope
@@ -19,9 +20,21 @@ from sluice.gateway import Gateway
 from sluice.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from sluice.metrics import Metrics
 from sluice.readiness import Readiness
-from sluice.web import collect, customers, enso, observe, profiles, vayu
+from sluice.web import (
+    collect,
+    customers,
+    enso,
+    observe,
+    profiles,
+    vayu,
+    vayu_customers,
+    vayu_events,
+    vayu_meters,
+    vayu_usage,
+)
 from sluice.web.auth import add_rate_limit_headers
 from sluice.web.body import BodyReader
+from sluice.web.errors import unknown_route
 from sluice.web.headers import scope_header
 
 _MAX_REQUEST_ID = 128
@@ -114,13 +127,40 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False) -> Litestar:
             healthz,
             *_probes(gateway.readiness, gateway.metrics),
             vayu.router(
-                access, ingest, dialects.vayu, gateway.events, gateway.customers, body_reader
+                access,
+                ingest,
+                dialects.vayu,
+                gateway.events,
+                gateway.customers,
+                gateway.metering,
+                body_reader,
             ),
-            enso.router(access, ingest, dialects.enso, body_reader),
+            enso.router(
+                access,
+                ingest,
+                dialects.enso,
+                body_reader,
+                vayu_events.ref_routes(access, gateway.events, ["/events/batch"], in_schema=False),
+            ),
             profiles.router(access, gateway.profiles, body_reader),
             collect.router(access, ingest, dialects.collect, body_reader),
             customers.router(access, gateway.customers, body_reader),
+            vayu_customers.router(access, gateway.customers, body_reader),
+            vayu_meters.router(access, gateway.metering, body_reader),
+            vayu_usage.router(
+                access,
+                gateway.usage,
+                body_reader,
+                vayu_events.ref_routes(
+                    access, gateway.events, ["/v2/events/aggregation"], in_schema=False
+                ),
+            ),
         ],
+        # A path or method no route serves: Vayu's 404 (web/errors.py).
+        exception_handlers={
+            NotFoundException: unknown_route,
+            MethodNotAllowedException: unknown_route,
+        },
         before_send=[_response_hook(gateway.metrics)],
         middleware=[observe.in_flight(gateway.metrics)],
         before_request=_bind_request_id,

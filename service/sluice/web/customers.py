@@ -60,7 +60,7 @@ def router(access: AccessControl, customers: CustomerRegistry, body_reader: Body
         """Create or replace a customer: `{aliases?, email?, attributes?}`; 201 when created."""
         grant = await authorize(request, access)
         body = await body_reader.read(request)
-        fields = json_object(body) if body.strip() else {}
+        fields = json_object(body, empty_is_nothing=True)
         customer = customers.customer_from(fields, id=_id(customer_id))
         stored, created = await customers.put(grant.tenant, customer)
         return Response(render(stored), status_code=201 if created else 200)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from litestar import Request, Response, Router, post
+from litestar.handlers import HTTPRouteHandler
 
 from sluice.access import AccessControl
 from sluice.dialects import Dialect
@@ -78,8 +80,15 @@ def _on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[
 
 
 def router(
-    access: AccessControl, ingest: IngestService, dialect: Dialect, body_reader: BodyReader
+    access: AccessControl,
+    ingest: IngestService,
+    dialect: Dialect,
+    body_reader: BodyReader,
+    shared_path_routes: Sequence[HTTPRouteHandler] = (),
 ) -> Router:
+    """Enso's route; `shared_path_routes` are other APIs' handlers on Enso's path (Vayu reads
+    an event whose ref is `batch` at `/events/batch`), which must live in the same router."""
+
     @post("/events/batch", operation_id="ensoIngestBatch", status_code=200)
     async def ingest_batch(request: Request[Any, Any, Any]) -> dict[str, Any]:
         grant = await authorize(request, access)
@@ -90,7 +99,7 @@ def router(
 
     return Router(
         path="/",
-        route_handlers=[ingest_batch],
+        route_handlers=[ingest_batch, *shared_path_routes],
         exception_handlers={Exception: _on_error},
         tags=["enso"],
     )

@@ -11,7 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotFoundException,
+    ValidationException,
+)
 
 from sluice.errors import (
     ClientDisconnected,
@@ -154,4 +159,21 @@ def sluice_error(request: Request[Any, Any, Any], exc: Exception) -> Response[di
     )
     if error.params is not None:
         response.content["params"] = error.params
+    if error.kind == "not_found":
+        # Vayu's 404 as both readers expect it: the SDK's NotFoundErrorResponse reads the
+        # fields at the top level, the documented shape nests them under "error".
+        response.content["error"] = {"type": type_, "code": code, "message": error.message}
     return response
+
+
+def unknown_route(
+    request: Request[Any, Any, Any], exc: NotFoundException | MethodNotAllowedException
+) -> Response[dict[str, Any]]:
+    """A path no route serves, or a method a path does not take: Vayu's 404 (the SDK reaches
+    routes of Vayu's that Sluice does not implement, and can parse only this answer)."""
+    if request.scope.get("route_handler") is not None:
+        # Raised inside a route (a customer or an event that is not there): the exception
+        # handlers of the layers merge, so a route's NotFoundException lands here too.
+        return sluice_error(request, exc)
+    message = f"No resource at {request.method} {request.url.path}."
+    return sluice_error(request, NotFoundException(message))

@@ -11,6 +11,7 @@ from sluice.access import AccessControl
 from sluice.dialects import Dialect
 from sluice.eventlog import EventLog
 from sluice.ingest import IngestService
+from sluice.metering import Metering
 from sluice.model import IngestOutcome
 from sluice.registry import CustomerRegistry
 from sluice.web import vayu_events
@@ -42,6 +43,7 @@ def router(
     dialect: Dialect,
     events: EventLog,
     customers: CustomerRegistry,
+    metering: Metering,
     body_reader: BodyReader,
 ) -> Router:
     """Vayu's routes over the services they use."""
@@ -58,7 +60,7 @@ def router(
         path="/",
         route_handlers=[
             ingest_events,
-            *vayu_events.routes(access, ingest, dialect, events, customers, body_reader),
+            *vayu_events.routes(access, ingest, dialect, events, customers, metering, body_reader),
         ],
         exception_handlers={Exception: sluice_error},
         tags=["vayu"],

@@ -2,54 +2,55 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 from typing import Any
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote
 
 from litestar import Request, delete, get, post
 from litestar.exceptions import NotFoundException
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import FromPath
 
 from sluice.access import AccessControl
+from sluice.aggregation import admits, one_event
 from sluice.dialects import Dialect
 from sluice.documents import json_object
 from sluice.errors import InvalidEvents, InvalidParameter, InvalidTimestamp
 from sluice.eventlog import MAX_PAGE, EventLog, decode_cursor, encode_cursor, parse_timestamp
 from sluice.ingest import IngestService
+from sluice.metering import Metering, spec_of
 from sluice.model import EventQuery, StoredEvent
 from sluice.registry import CustomerRegistry
+from sluice.vayu_ids import account_id
 from sluice.web.auth import authorize
 from sluice.web.body import BodyReader
+from sluice.web.errors import sluice_error
 from sluice.web.openapi import operation_id
 from sluice.web.times import iso_millis
 
 DEFAULT_PAGE = 100
-# `:path` so that a ref holding slashes (accepted at ingest, so it must be readable), sent as
-# is or as %2F, is addressable too.
-_ONE = ["/events/{ref:path}", "/v2/events/{ref:path}"]
+# What an event stored without a customer (collect without `userId`) reads back as:
+# Vayu's `customerAlias` is never empty (the SDK's read models refuse ""). The same word
+# filters for them in `GET /events?customerAlias=`.
+NO_CUSTOMER = "(none)"
+# Fixed words after `/events/` that name a route of their own (Vayu's and Enso's). A ref
+# equal to one of them is still read and deleted by ref: these paths take GET and DELETE too.
+ROUTE_WORDS = ("dry-run", "delete-by-refs", "batch", "aggregation")
+_REF_PREFIXES = ("/v2/events/", "/events/")
+# Route-word paths served by another router (Enso's batch, the usage query): their reads by
+# ref go in that router (web/app.py), as Litestar cannot merge two routers' handlers on a path.
+OTHER_ROUTERS_PATHS = ("/events/batch", "/v2/events/aggregation")
 
 
-def _ref(request: Request[Any, Any, Any], path: str) -> str:
-    """The ref as the client wrote it: from the raw path where the server gives one, since the
-    decoded path has lost repeated slashes (a ref `/a` is `/events/%2Fa`)."""
-    raw = request.scope.get("raw_path")
-    if isinstance(raw, bytes):
-        raw_path = raw.split(b"?", 1)[0]
-        for prefix in (b"/v2/events/", b"/events/"):
-            if raw_path.startswith(prefix):
-                with contextlib.suppress(UnicodeDecodeError):
-                    return unquote_to_bytes(raw_path.removeprefix(prefix)).decode()
-    return path.removeprefix("/")  # a `:path` parameter keeps its leading slash
+def customer_alias(customer: str) -> str:
+    return customer or NO_CUSTOMER
 
 
 def render_event(event: StoredEvent) -> dict[str, Any]:
     body: dict[str, Any] = {
         "name": event.name,
         "timestamp": iso_millis(event.timestamp),
-        "customerAlias": event.customer,
+        "customerAlias": customer_alias(event.customer),
         "ref": event.id,
         "data": json.loads(event.payload),
         "id": str(event.offset),
@@ -59,6 +60,27 @@ def render_event(event: StoredEvent) -> dict[str, Any]:
     if event.deleted_at is not None:
         body["deletedAt"] = iso_millis(event.deleted_at)
     return body
+
+
+def _ref(request: Request[Any, Any, Any]) -> str:
+    """The ref a `/events/<ref>` path addresses, exactly: from the raw path, so a ref with a
+    `/` (sent as is or as %2F), a trailing or a doubled slash reads back unchanged (the routed
+    path has its trailing slash stripped)."""
+    raw = request.scope["raw_path"].decode("latin-1")
+    for prefix in _REF_PREFIXES:
+        if raw.startswith(prefix):
+            try:
+                return unquote(raw[len(prefix) :], errors="strict")
+            except UnicodeDecodeError as exc:  # no ref is invalid UTF-8: none is stored
+                raise NotFoundException("No event with this ref.") from exc
+    raise NotFoundException("No event ref in this path.")  # unreachable: routes are prefixed
+
+
+def _customer_param(request: Request[Any, Any, Any]) -> str | None:
+    alias = request.query_params.get("customerAlias")
+    if not alias:
+        return None
+    return "" if alias == NO_CUSTOMER else alias
 
 
 def _time_param(request: Request[Any, Any, Any], name: str) -> int | None:
@@ -78,7 +100,7 @@ def _time_param(request: Request[Any, Any, Any], name: str) -> int | None:
 _WHOLE_NUMBER = re.compile(r"([0-9]{1,7})(?:\.0*)?")
 
 
-def _limit_param(request: Request[Any, Any, Any]) -> int:
+def limit_param(request: Request[Any, Any, Any]) -> int:
     text = request.query_params.get("limit")
     if text is None:
         return DEFAULT_PAGE
@@ -94,6 +116,7 @@ def routes(
     dialect: Dialect,
     events: EventLog,
     customers: CustomerRegistry,
+    metering: Metering,
     body_reader: BodyReader,
 ) -> list[HTTPRouteHandler]:
     """Vayu's read, delete, login and dry-run routes over the services they use."""
@@ -115,8 +138,9 @@ def routes(
             start=_time_param(request, "startTime"),
             end=_time_param(request, "endTime"),
             name=request.query_params.get("eventName") or None,
+            customer=_customer_param(request),
             after=decode_cursor(cursor) if cursor else None,
-            limit=_limit_param(request),
+            limit=limit_param(request),
         )
         page = await events.page(grant.tenant, query)
         return {
@@ -125,25 +149,6 @@ def routes(
             "hasMore": page.next_after is not None,
             "nextCursor": encode_cursor(page.next_after) if page.next_after else None,
         }
-
-    @get(_ONE, operation_id=operation_id("vayuGetEvent"))
-    async def get_event(request: Request[Any, Any, Any], ref: FromPath[str]) -> dict[str, Any]:
-        grant = await authorize(request, access)
-        ref = _ref(request, ref)
-        event = await events.by_id(grant.tenant, ref)
-        if event is None:
-            raise NotFoundException(f"No event with ref {ref!r}.")
-        return {"event": render_event(event)}
-
-    @delete(_ONE, operation_id=operation_id("vayuDeleteEvent"), status_code=200)
-    async def delete_event(request: Request[Any, Any, Any], ref: FromPath[str]) -> dict[str, Any]:
-        """Soft delete: the event leaves every read; its (name, ref) stays taken."""
-        grant = await authorize(request, access)
-        ref = _ref(request, ref)
-        deleted = await events.delete(grant.tenant, [ref])
-        if not deleted:
-            raise NotFoundException(f"No event with ref {ref!r}.")
-        return {"event": render_event(deleted[0])}
 
     @post(
         ["/events/delete-by-refs", "/v2/events/delete-by-refs"],
@@ -186,23 +191,88 @@ def routes(
                 ]
             )
         rows = result.batch.events
+        account = account_id(grant.tenant)
         matched = await customers.match_aliases(grant.tenant, [row.customer for row in rows])
-        return {
-            "events": [
+        meters = await metering.meters_for_events(grant.tenant, {row.name for row in rows})
+        specs = [(meter, spec_of(meter)) for meter in meters]
+        answer = []
+        for row in rows:
+            data = json.loads(row.payload)
+            with_values = []
+            for meter, spec in specs:
+                if spec.event_name == row.name and admits(spec, data, row.value):
+                    measured, instance = one_event(spec, data, row.value)
+                    with_values.append(
+                        {**meter.document, "value": measured, "instanceValue": instance}
+                    )
+            event = {
+                "timestamp": iso_millis(row.timestamp_us),
+                "customerAlias": row.customer,
+                "accountId": account,
+                "data": data,
+                "ref": row.id,
+                "name": row.name,
+            }
+            answer.append(
                 {
-                    "event": {
-                        "timestamp": iso_millis(row.timestamp_us),
-                        "customerAlias": row.customer,
-                        "accountId": grant.tenant,
-                        "data": json.loads(row.payload),
-                        "ref": row.id,
-                        "name": row.name,
-                    },
+                    "event": event,
                     "matchedCustomer": matched[row.customer],
-                    "meterWithValues": [],
+                    "meterWithValues": with_values,
                 }
-                for row in rows
-            ]
-        }
+            )
+        return {"events": answer}
 
-    return [dry_run, login, query_events, get_event, delete_event, delete_by_refs]
+    by_ref = ref_routes(access, events, [f"{prefix}{{ref:path}}" for prefix in _REF_PREFIXES])
+    words = [
+        f"{prefix}{word}"
+        for prefix in _REF_PREFIXES
+        for word in ROUTE_WORDS
+        if f"{prefix}{word}" not in OTHER_ROUTERS_PATHS
+    ]
+    return [
+        dry_run,
+        login,
+        query_events,
+        delete_by_refs,
+        *by_ref,
+        *ref_routes(access, events, words, in_schema=False),
+    ]
+
+
+def ref_routes(
+    access: AccessControl, events: EventLog, paths: list[str], *, in_schema: bool = True
+) -> list[HTTPRouteHandler]:
+    """GET and DELETE of one event by ref at each of `paths` (the ref is read from the raw
+    path: `{ref:path}`, or a route word of ROUTE_WORDS standing for itself)."""
+
+    @get(
+        paths,
+        operation_id=operation_id("vayuGetEvent"),
+        include_in_schema=in_schema,
+        exception_handlers={Exception: sluice_error},
+    )
+    async def get_event(request: Request[Any, Any, Any]) -> dict[str, Any]:
+        grant = await authorize(request, access)
+        ref = _ref(request)
+        event = await events.by_id(grant.tenant, ref)
+        if event is None:
+            raise NotFoundException(f"No event with ref {ref!r}.")
+        return {"event": render_event(event)}
+
+    @delete(
+        paths,
+        operation_id=operation_id("vayuDeleteEvent"),
+        status_code=200,
+        include_in_schema=in_schema,
+        exception_handlers={Exception: sluice_error},
+    )
+    async def delete_event(request: Request[Any, Any, Any]) -> dict[str, Any]:
+        """Soft delete: the event leaves every read; its (name, ref) stays taken."""
+        grant = await authorize(request, access)
+        ref = _ref(request)
+        deleted = await events.delete(grant.tenant, [ref])
+        if not deleted:
+            raise NotFoundException(f"No event with ref {ref!r}.")
+        return {"event": render_event(deleted[0])}
+
+    return [get_event, delete_event]

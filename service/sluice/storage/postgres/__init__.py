@@ -20,17 +20,27 @@ from __future__ import annotations
 from sluice.storage.postgres.api_keys import PostgresKeyStore
 from sluice.storage.postgres.customers import PostgresCustomerStore
 from sluice.storage.postgres.events import PostgresEventStore
+from sluice.storage.postgres.metering import PostgresMeterStore, PostgresUsageStore
 from sluice.storage.postgres.outbox import PostgresOutbox
 
 __all__ = [
     "PostgresCustomerStore",
     "PostgresEventStore",
     "PostgresKeyStore",
+    "PostgresMeterStore",
     "PostgresOutbox",
     "PostgresStore",
+    "PostgresUsageStore",
 ]
 
 
-class PostgresStore(PostgresEventStore, PostgresOutbox, PostgresKeyStore, PostgresCustomerStore):
+class PostgresStore(
+    PostgresEventStore,
+    PostgresOutbox,
+    PostgresKeyStore,
+    PostgresCustomerStore,
+    PostgresMeterStore,
+    PostgresUsageStore,
+):
     """`postgresql://…` (libpq URL or conninfo): every role over one connection pool. With
     `outbox`, every appended event is also queued, in its transaction, for publishing."""

@@ -188,6 +188,28 @@ async def known_ids(conn: AsyncConnection[Any], tenant: str, ids: Collection[str
     return {id_ for (id_,) in await cursor.fetchall()}
 
 
+async def count(conn: AsyncConnection[Any], tenant: str) -> int:
+    cursor = await conn.execute("SELECT count(*) FROM customers WHERE tenant = %s", [tenant])
+    row = await cursor.fetchone()
+    assert row is not None
+    total: int = row[0]
+    return total
+
+
+async def by_attribute(
+    conn: AsyncConnection[Any], tenant: str, key: str, value: str
+) -> Customer | None:
+    # attributes is JSON text (key order kept for reads); parsed here for the lookup only.
+    sql = (
+        f"SELECT {_COLUMNS} FROM customers WHERE tenant = %(tenant)s "
+        "AND jsonb_typeof(attributes::jsonb -> %(key)s) = 'string' "
+        "AND attributes::jsonb ->> %(key)s = %(value)s ORDER BY id LIMIT 1"
+    )
+    cursor = await conn.execute(sql, {"tenant": tenant, "key": key, "value": value})
+    row = await cursor.fetchone()
+    return None if row is None else customer_from_row(row)
+
+
 async def merge_attributes(
     conn: AsyncConnection[Any], tenant: str, id: str, changes: dict[str, Any], now_us: int
 ) -> Customer | None:
@@ -252,6 +274,16 @@ class PostgresCustomerStore(PostgresDatabase):
     async def known_customer_ids(self, tenant: str, ids: Collection[str]) -> set[str]:
         async with self._connection() as conn:
             return await known_ids(conn, tenant, ids)
+
+    async def count_customers(self, tenant: str) -> int:
+        async with self._connection() as conn:
+            return await count(conn, tenant)
+
+    async def find_customer_by_attribute(
+        self, tenant: str, key: str, value: str
+    ) -> Customer | None:
+        async with self._connection() as conn:
+            return await by_attribute(conn, tenant, key, value)
 
     async def merge_customer_attributes(
         self, tenant: str, id: str, changes: dict[str, Any], now_us: int | None = None

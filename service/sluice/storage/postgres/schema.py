@@ -79,6 +79,33 @@ MIGRATIONS = [
     ALTER TABLE events DROP CONSTRAINT events_tenant_name_id_key;
     DROP INDEX events_by_tenant_id;
     """,
+    # Metering (as the SQLite store's schema 6). customer ids are COLLATE "C" elsewhere;
+    # meters and measurements list by id the same way.
+    """
+    CREATE TABLE meters (
+        tenant text NOT NULL,
+        id text COLLATE "C" NOT NULL,
+        event_name text NOT NULL,
+        document text NOT NULL,
+        created_at bigint NOT NULL,
+        updated_at bigint NOT NULL,
+        PRIMARY KEY (tenant, id)
+    );
+    CREATE INDEX meters_by_event ON meters (tenant, event_name);
+    CREATE TABLE measurements (
+        tenant text NOT NULL,
+        id text COLLATE "C" NOT NULL,
+        customer_id text NOT NULL,
+        meter_id text NOT NULL,
+        day bigint NOT NULL,
+        value double precision NOT NULL,
+        created_at bigint NOT NULL,
+        updated_at bigint NOT NULL,
+        PRIMARY KEY (tenant, id)
+    );
+    CREATE INDEX measurements_by_customer ON measurements (tenant, customer_id, day);
+    CREATE INDEX events_by_customer ON events (tenant, customer, name, timestamp);
+    """,
 ]
 
 # An advisory lock key (SQL, one parameter: the lock's class) that is a class in the high 32

@@ -18,14 +18,19 @@ from __future__ import annotations
 from sluice.storage.sqlite.api_keys import SqliteKeyStore
 from sluice.storage.sqlite.customers import SqliteCustomerStore
 from sluice.storage.sqlite.events import SqliteEventStore
+from sluice.storage.sqlite.metering import SqliteMeterStore, SqliteUsageStore
 
 __all__ = [
     "SqliteCustomerStore",
     "SqliteEventStore",
     "SqliteKeyStore",
+    "SqliteMeterStore",
     "SqliteStore",
+    "SqliteUsageStore",
 ]
 
 
-class SqliteStore(SqliteEventStore, SqliteKeyStore, SqliteCustomerStore):
+class SqliteStore(
+    SqliteEventStore, SqliteKeyStore, SqliteCustomerStore, SqliteMeterStore, SqliteUsageStore
+):
     """The embedded default store: every role over one database file."""

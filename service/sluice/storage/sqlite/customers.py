@@ -161,6 +161,23 @@ def known_ids(conn: sqlite3.Connection, tenant: str, ids: Collection[str]) -> se
     return {id_ for id_, _aliases, _key in conn.execute(_BY_IDS, (to_json(list(ids)), tenant))}
 
 
+def count(conn: sqlite3.Connection, tenant: str) -> int:
+    total: int = conn.execute(
+        "SELECT count(*) FROM customers WHERE tenant = ?", (tenant,)
+    ).fetchone()[0]
+    return total
+
+
+def by_attribute(conn: sqlite3.Connection, tenant: str, key: str, value: str) -> Customer | None:
+    path = "$." + json.dumps(key)  # a quoted key: any characters, no path syntax
+    sql = (
+        f"SELECT {_COLUMNS} FROM customers WHERE tenant = ? AND json_type(attributes, ?) = 'text' "
+        "AND json_extract(attributes, ?) = ? ORDER BY id LIMIT 1"
+    )
+    row = conn.execute(sql, (tenant, path, path, value)).fetchone()
+    return None if row is None else _customer(row)
+
+
 def merge_attributes(
     conn: sqlite3.Connection, tenant: str, id: str, changes: dict[str, Any], now_us: int
 ) -> Customer | None:
@@ -217,6 +234,14 @@ class SqliteCustomerStore(SqliteDatabase):
 
     async def known_customer_ids(self, tenant: str, ids: Collection[str]) -> set[str]:
         return await self._read(lambda conn: known_ids(conn, tenant, ids))
+
+    async def count_customers(self, tenant: str) -> int:
+        return await self._read(lambda conn: count(conn, tenant))
+
+    async def find_customer_by_attribute(
+        self, tenant: str, key: str, value: str
+    ) -> Customer | None:
+        return await self._read(lambda conn: by_attribute(conn, tenant, key, value))
 
     async def merge_customer_attributes(
         self, tenant: str, id: str, changes: dict[str, Any], now_us: int | None = None

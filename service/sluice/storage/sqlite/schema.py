@@ -100,6 +100,33 @@ MIGRATIONS = [
     CREATE INDEX events_by_tenant_offset ON events (tenant, log_offset);
     CREATE INDEX events_by_tenant_time ON events (tenant, timestamp, log_offset);
     """,
+    # Metering: meters and measurements (Vayu's documents), and usage's one index: a
+    # customer's events of one name in a time range are one range scan.
+    """
+    CREATE TABLE meters (
+        tenant TEXT NOT NULL,
+        id TEXT NOT NULL,
+        event_name TEXT NOT NULL,
+        document TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant, id)
+    ) STRICT;
+    CREATE INDEX meters_by_event ON meters (tenant, event_name);
+    CREATE TABLE measurements (
+        tenant TEXT NOT NULL,
+        id TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        meter_id TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        value REAL NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant, id)
+    ) STRICT;
+    CREATE INDEX measurements_by_customer ON measurements (tenant, customer_id, day);
+    CREATE INDEX events_by_customer ON events (tenant, customer, name, timestamp);
+    """,
 ]
 
 
