@@ -20,15 +20,17 @@ from sluice.gateway import Gateway
 from sluice.rpc.health import StoreHealth
 from sluice.rpc.server import create_server, stop_server
 from sluice.settings import Settings
+from sluice.storage import Store
 from sluice.storage.sqlite import SqliteStore
 
 T = TypeVar("T")
 
 
 class RpcServer:
-    def __init__(self, data_dir: Path, **settings: Any) -> None:
+    def __init__(self, data_dir: Path, store: Store | None = None, **settings: Any) -> None:
         self.settings = Settings(data_dir=data_dir, **{"rate_limit": 0, **settings})
-        self.store = SqliteStore(data_dir / "sluice.db")
+        # The SQLite store under data_dir unless told otherwise; hold_writer needs that one.
+        self.store: Any = SqliteStore(data_dir / "sluice.db") if store is None else store
         self.gateway = Gateway(self.store, self.settings)
         self.port = 0
         self.key = ""

@@ -44,19 +44,36 @@ CREATE_STAGING = """
     ) ON COMMIT DELETE ROWS
 """
 _COPY_STAGING = f"COPY event_staging ({_STAGED}, position) FROM STDIN (FORMAT BINARY)"
+# Each tenant's new rows are numbered on from its highest offset, in queue order, and only rows
+# whose key is not stored yet are numbered, so a tenant's log has no gaps. Under the log lock
+# no other transaction inserts events, so what NOT EXISTS sees stays true until COMMIT; the
+# unique (tenant, log_offset) index would refuse a number handed out twice.
 _INSERT_GROUP = f"""
-    WITH inserted AS (
-        INSERT INTO events ({_STAGED})
-        SELECT {_STAGED} FROM {{source}} ORDER BY position
+    WITH fresh AS (
+        SELECT * FROM {{source}}
+        WHERE NOT EXISTS (
+            SELECT FROM events AS e
+            WHERE e.tenant = given.tenant AND e.id = given.id AND e.name = given.name
+        )
+    ), last AS (
+        SELECT tenant, (
+            SELECT coalesce(max(e.log_offset), 0) FROM events AS e WHERE e.tenant = t.tenant
+        ) AS last_offset
+        FROM (SELECT DISTINCT tenant FROM fresh) AS t
+    ), inserted AS (
+        INSERT INTO events ({_STAGED}, log_offset)
+        SELECT {_STAGED}, last_offset + row_number() OVER (PARTITION BY tenant ORDER BY position)
+        FROM fresh JOIN last USING (tenant) ORDER BY position
         ON CONFLICT (tenant, id, name) DO NOTHING
-        RETURNING key_hash, log_offset
+        RETURNING key_hash, log_offset, seq
     ){{outbox}}
     SELECT key_hash, log_offset FROM inserted
 """
 _FROM_ARRAYS = f"unnest({_ARRAYS}) AS given ({_STAGED}, position)"
+_FROM_STAGING = "event_staging AS given"
 # With the outbox on, the same statement queues every inserted event for publishing
 # (outbox.py claims them): in the events' transaction, so none is stored unqueued.
-_QUEUE_OUTBOX = ", queued AS (INSERT INTO outbox (log_offset) SELECT log_offset FROM inserted)"
+_QUEUE_OUTBOX = ", queued AS (INSERT INTO outbox (seq) SELECT seq FROM inserted)"
 
 
 def _group_rows(
@@ -92,7 +109,7 @@ class GroupCommitter:
         self._connection = connection
         self.outbox = outbox
         queue = _QUEUE_OUTBOX if outbox else ""
-        self._insert_staged = _INSERT_GROUP.format(source="event_staging", outbox=queue)
+        self._insert_staged = _INSERT_GROUP.format(source=_FROM_STAGING, outbox=queue)
         self._insert_arrays = _INSERT_GROUP.format(source=_FROM_ARRAYS, outbox=queue)
         self.copy_from_rows = COPY_FROM_ROWS
         self._waiting: collections.deque[PendingAppend] = collections.deque()
