@@ -13,7 +13,7 @@ from litestar import Litestar, Response, post
 
 from sluice.server import MAX_HEADER_BYTES, _listen
 from sluice.settings import Settings
-from sluice.web.deadlines import with_header_deadline
+from sluice.web.deadlines import http_protocol
 
 CANNED = b'{"validEvents":[],"invalidEvents":[]}'
 
@@ -32,8 +32,7 @@ async def main() -> None:
         log_config=None,
         access_log=False,
         lifespan="on",
-        http=with_header_deadline(settings.header_timeout_seconds),
-        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        http=http_protocol(settings.header_timeout_seconds, MAX_HEADER_BYTES),
     )
     print(f"listening on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
     await uvicorn.Server(config).serve(sockets=[sock])

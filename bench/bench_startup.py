@@ -82,6 +82,7 @@ def _rows(count: int) -> Iterator[tuple[object, ...]]:
         id_ = f"e{i:010d}"
         key = _core.idempotency_key(TENANT, "api_call", id_)
         yield (
+            i + 1,  # the tenant's offset
             TENANT,
             id_,
             "vayu",

@@ -72,7 +72,21 @@ def _rows(count: int, customers: int) -> Iterator[tuple[object, ...]]:
         )
         timestamp = START_US + i * step
         customer = f"customer_{i % customers:05d}"
-        yield (TENANT, id_, "vayu", name, customer, timestamp, None, payload, timestamp, key, key)
+        offset = i + 1  # the tenant's own log, gap-free
+        yield (
+            offset,
+            TENANT,
+            id_,
+            "vayu",
+            name,
+            customer,
+            timestamp,
+            None,
+            payload,
+            timestamp,
+            key,
+            key,
+        )
 
 
 def stored_events(count: int, customers: int) -> Path:

@@ -21,7 +21,7 @@ from sluice.publishing import start_relay
 from sluice.rpc.server import create_server, stop_server
 from sluice.settings import Settings
 from sluice.web.app import create_app
-from sluice.web.deadlines import with_header_deadline
+from sluice.web.deadlines import http_protocol
 
 BOOTSTRAP_TENANT = "default"
 MAX_HEADER_BYTES = 256 * 1024
@@ -147,9 +147,8 @@ async def serve(settings: Settings) -> None:
             log_config=None,  # keep the JSON logging set up by logs.configure
             access_log=False,  # Sluice writes its own access line (web.app), with request ids
             lifespan="on",
-            http=with_header_deadline(settings.header_timeout_seconds),
-            # Large enough for our own 401 to answer an oversized Authorization header.
-            h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+            # httptools (llhttp) with RFC 9112 framing, a header bound and header deadlines.
+            http=http_protocol(settings.header_timeout_seconds, MAX_HEADER_BYTES),
         )
         http_server = _HttpServer(config)
         grpc_drain: list[asyncio.Task[None]] = []

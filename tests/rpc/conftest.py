@@ -28,9 +28,10 @@ T = TypeVar("T")
 
 class RpcServer:
     def __init__(self, data_dir: Path, store: Store | None = None, **settings: Any) -> None:
-        """On the SQLite store under data_dir unless given another (not yet opened) store."""
+        """On the SQLite store under data_dir unless given another (not yet opened) store;
+        hold_writer needs the SQLite one."""
         self.settings = Settings(data_dir=data_dir, **{"rate_limit": 0, **settings})
-        self.store = SqliteStore(data_dir / "sluice.db") if store is None else store
+        self.store: Any = SqliteStore(data_dir / "sluice.db") if store is None else store
         self.gateway = Gateway(self.store, self.settings)
         self.port = 0
         self.key = ""

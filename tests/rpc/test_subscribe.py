@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
 
 import grpc
 import pytest
 
+from sluice.storage import Store
 from sluice.storage.sqlite import SqliteStore
 from sluice.v1 import events_pb2, events_pb2_grpc, ingest_pb2, ingest_pb2_grpc
 from tests.rpc.conftest import RpcServer
+from tests.scaleout.engines import fresh_schema, require_postgres
 from tests.storage.conftest import event_row
 from tests.test_server import grpc_event
 
@@ -140,3 +146,36 @@ def test_a_stopping_server_ends_subscriptions_with_unavailable(
     assert info.value.code() == grpc.StatusCode.UNAVAILABLE
     assert "last offset" in (info.value.details() or "")
     assert time.monotonic() - started < 2  # not held for the 5 s grace period
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def rpc_on_each_store(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[RpcServer]:
+    with ExitStack() as stack:
+        store: Store | None = None
+        if request.param == "postgresql":
+            require_postgres()
+            from sluice.storage.postgres import PostgresStore
+
+            store = PostgresStore(stack.enter_context(fresh_schema()))
+        server = RpcServer(data_dir, store=store).start()
+        stack.callback(server.close)
+        yield server
+
+
+def test_each_tenant_subscribes_to_its_own_gap_free_offsets(
+    rpc_on_each_store: RpcServer,
+) -> None:
+    """Two tenants ingesting in turn each read offsets 1..n, and resume from any of them."""
+    rpc = rpc_on_each_store
+    tenants = {"acme": rpc.metadata, "globex": rpc.key_for("globex")}
+    with grpc.insecure_channel(rpc.target) as channel:
+        for turn in range(5):
+            for tenant, metadata in tenants.items():
+                ingest(rpc, channel, *(f"{tenant}-{turn}-{i}" for i in range(3)), metadata=metadata)
+        for tenant, metadata in tenants.items():
+            expected = [(n, f"{tenant}-{(n - 1) // 3}-{(n - 1) % 3}") for n in range(1, 16)]
+            for after in (0, 7):
+                call = subscribe(rpc, channel, after=after, metadata=metadata)
+                got = [(r.event.offset, r.event.id) for r in itertools.islice(call, 15 - after)]
+                call.cancel()
+                assert got == expected[after:]

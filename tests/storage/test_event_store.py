@@ -72,3 +72,53 @@ async def test_racing_appends_store_each_key_once(store: EventStore) -> None:
     )
     assert sum(r[0] is not None for r in results) == 1
     assert len(await store.read_log("acme", 0, 100)) == 1
+
+
+async def test_each_tenant_numbers_its_own_log_from_1_without_gaps(store: EventStore) -> None:
+    """Offsets are the tenant's own log position (docs/contracts.md §1): two tenants writing in
+    turn, with repeated keys that store nothing, each see 1..n and nothing of the other."""
+    expected: dict[str, list[str]] = {"acme": [], "globex": []}
+    for turn in range(6):
+        for tenant in ("acme", "globex") if turn % 2 else ("globex", "acme"):
+            ids = [f"{tenant}-{turn}-{i}" for i in range(turn + 1)]
+            # A key stored before and a key repeated within the batch take no offset.
+            repeat = expected[tenant][-1:] + ids[:1]
+            rows = [event_row(i, id_, tenant=tenant) for i, id_ in enumerate([*ids, *repeat])]
+            offsets = await store.append(tenant, "vayu", turn, rows)
+            first = len(expected[tenant]) + 1
+            assert offsets == [*range(first, first + len(ids)), *[None] * len(repeat)]
+            expected[tenant] += ids
+    for tenant, ids in expected.items():
+        log = await store.read_log(tenant, 0, 100)
+        assert [(e.offset, e.id) for e in log] == list(enumerate(ids, start=1))
+        assert {e.tenant for e in log} == {tenant}
+
+
+async def test_racing_appends_of_two_tenants_number_each_log_in_commit_order(
+    store: EventStore,
+) -> None:
+    appends = [
+        store.append(tenant, "vayu", 1, [event_row(i, f"{n}-{i}", tenant=tenant) for i in range(3)])
+        for n in range(20)
+        for tenant in ("acme", "globex")
+    ]
+    results = await asyncio.gather(*appends)
+    for tenant in ("acme", "globex"):
+        offsets = sorted(o for r in results[tenant == "globex" :: 2] for o in r if o is not None)
+        assert offsets == list(range(1, 61))
+        log = await store.read_log(tenant, 0, 100)
+        assert [e.offset for e in log] == list(range(1, 61))
+        # Each append's rows are consecutive, in the order sent.
+        by_id = {e.id: e.offset for e in log}
+        for n in range(20):
+            assert [by_id[f"{n}-{i}"] for i in range(3)] == [by_id[f"{n}-0"] + i for i in range(3)]
+
+
+async def test_a_delete_marks_only_the_tenant_s_own_event(store: EventStore) -> None:
+    """Offsets repeat across tenants; a delete by offset must stay within the tenant."""
+    await store.append("acme", "vayu", 1, [event_row(0, "mine")])
+    await store.append("globex", "vayu", 1, [event_row(0, "theirs", tenant="globex")])
+    deleted = await store.delete_events_by_id("acme", ["mine"], 5)
+    assert [(e.tenant, e.offset) for e in deleted] == [("acme", 1)]
+    (theirs,) = await store.read_log("globex", 0, 10)
+    assert theirs.offset == 1 and theirs.deleted_at is None

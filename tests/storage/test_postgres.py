@@ -199,3 +199,28 @@ async def test_an_outage_is_unavailable_and_the_same_store_recovers(
         assert [e.id for e in await store.read_log("acme", 0, 10)] == ["before", "after"]
     finally:
         await store.close()
+
+
+async def test_two_instances_appending_for_one_tenant_number_its_log_without_gaps(
+    store: PostgresStore, url: str
+) -> None:
+    """Per-tenant offsets are drawn under the log lock, so groups of two instances take turns:
+    between them the tenant's log is 1..n, each offset once, with a repeated key taking none."""
+    other_instance = PostgresStore(url)
+    await other_instance.open()
+    try:
+        appends = [
+            (store, other_instance)[n % 2].append(
+                "acme",
+                "vayu",
+                1,
+                [event_row(i, f"{n}-{i}") for i in range(5)] + [event_row(5, "same")],
+            )
+            for n in range(30)
+        ]
+        results = await asyncio.gather(*appends)
+        offsets = sorted(o for result in results for o in result if o is not None)
+        assert offsets == list(range(1, 30 * 5 + 2))  # every batch's five, and "same" once
+        assert [e.offset for e in await store.read_log("acme", 0, 1000)] == offsets
+    finally:
+        await other_instance.close()

@@ -92,8 +92,9 @@ class PostgresEventStore(PostgresDatabase):
     ) -> list[StoredEvent]:
         # One statement: the first live event of each id is found and marked atomically.
         rows = await self._fetch(
-            f"UPDATE events SET deleted_at = %s WHERE deleted_at IS NULL AND log_offset IN "
-            f"(SELECT log_offset FROM ({_FIRST_LIVE}) AS first) RETURNING {EVENT_COLUMNS}",
-            [now_us, tenant, list(ids), name, name],
+            f"UPDATE events SET deleted_at = %s WHERE deleted_at IS NULL AND tenant = %s AND "
+            f"log_offset IN (SELECT log_offset FROM ({_FIRST_LIVE}) AS first) "
+            f"RETURNING {EVENT_COLUMNS}",
+            [now_us, tenant, tenant, list(ids), name, name],
         )
         return sorted((event(row) for row in rows), key=lambda stored: stored.offset)

@@ -14,10 +14,11 @@ from sluice.storage.event_sql import EVENT_COLUMNS
 from sluice.storage.postgres.database import PostgresDatabase
 from sluice.storage.postgres.events import event
 
+# Oldest first across tenants (seq is the events' insertion order, not a tenant's offset).
 _CLAIM = (
-    f"SELECT e.key_hash, {', '.join('e.' + c for c in EVENT_COLUMNS.split(', '))} "
-    "FROM outbox AS o JOIN events AS e USING (log_offset) "
-    "ORDER BY o.log_offset LIMIT %s FOR UPDATE OF o SKIP LOCKED"
+    f"SELECT e.seq, e.key_hash, {', '.join('e.' + c for c in EVENT_COLUMNS.split(', '))} "
+    "FROM outbox AS o JOIN events AS e USING (seq) "
+    "ORDER BY o.seq LIMIT %s FOR UPDATE OF o SKIP LOCKED"
 )
 
 
@@ -38,12 +39,12 @@ class PostgresOutbox(PostgresDatabase):
         """
         async with self._connection() as conn, conn.transaction():
             cursor = await conn.execute(_CLAIM, [limit])
-            claimed = [(row[0], event(row[1:])) for row in await cursor.fetchall()]
+            rows = await cursor.fetchall()
+            claimed = [(row[1], event(row[2:])) for row in rows]
             yield claimed
             if claimed:
                 await conn.execute(
-                    "DELETE FROM outbox WHERE log_offset = ANY(%s)",
-                    [[stored.offset for _key, stored in claimed]],
+                    "DELETE FROM outbox WHERE seq = ANY(%s)", [[row[0] for row in rows]]
                 )
 
     async def outbox_depth(self) -> int:

@@ -79,6 +79,23 @@ MIGRATIONS = [
     ALTER TABLE events DROP CONSTRAINT events_tenant_name_id_key;
     DROP INDEX events_by_tenant_id;
     """,
+    # Offsets per tenant (docs/contracts.md §1): the identity column becomes `seq` (never shown;
+    # it keys the outbox and orders it oldest first across tenants), and `log_offset` the
+    # tenant's own log position, unique per tenant. Stored events keep the offsets they were
+    # given, so every position a consumer holds still names the same event; the writer numbers
+    # each tenant's new events from its highest offset on, gap-free (docs/decisions.md,
+    # "Offsets per tenant").
+    """
+    ALTER TABLE events RENAME COLUMN log_offset TO seq;
+    ALTER TABLE outbox RENAME COLUMN log_offset TO seq;
+    ALTER TABLE events ADD COLUMN log_offset bigint;
+    UPDATE events SET log_offset = seq;
+    ALTER TABLE events ALTER COLUMN log_offset SET NOT NULL;
+    DROP INDEX events_by_tenant_offset;
+    DROP INDEX events_by_tenant_time;
+    CREATE UNIQUE INDEX events_by_tenant_offset ON events (tenant, log_offset);
+    CREATE INDEX events_by_tenant_time ON events (tenant, timestamp, log_offset);
+    """,
     # Metering (as the SQLite store's schema 6). customer ids are COLLATE "C" elsewhere;
     # meters and measurements list by id the same way.
     """

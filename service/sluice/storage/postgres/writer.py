@@ -25,8 +25,7 @@ LOG_LOCK_CLASS = 0x51CE0002
 # bench/bench_postgres.py): as one INSERT over one array per column (sent binary), or COPYed
 # (binary) into the session's staging table and moved by one INSERT. The arrays need one round
 # trip less and win for small groups; COPY wins from a few thousand rows on. Either way rows go
-# in queue order (so offsets follow it) and a key already stored is skipped by the unique
-# constraint.
+# in queue order (so offsets follow it) and a key already stored is skipped.
 COPY_FROM_ROWS = 1000
 _STAGED = (
     "tenant, id, source, name, customer, timestamp, value, payload, received_at, key_hash, "
@@ -44,19 +43,39 @@ CREATE_STAGING = """
     ) ON COMMIT DELETE ROWS
 """
 _COPY_STAGING = f"COPY event_staging ({_STAGED}, position) FROM STDIN (FORMAT BINARY)"
+# Each tenant's new rows are numbered on from its highest offset, in queue order, and only rows
+# whose key is not stored yet are numbered, so a tenant's log has no gaps. Under the log lock
+# no other transaction inserts events, so what `fresh` finds stays true until COMMIT. There is
+# no ON CONFLICT (which would also cost its speculative insertion): the unique indexes refuse a
+# key stored twice or a number handed out twice as an error, never a gap. The key check is a
+# scalar subquery, one probe of the unique index per row; written as NOT EXISTS it became a
+# hash anti-join over a sequential scan of every stored event. `last` is materialized so each
+# tenant's highest offset is read once, not once per row.
 _INSERT_GROUP = f"""
-    WITH inserted AS (
-        INSERT INTO events ({_STAGED})
-        SELECT {_STAGED} FROM {{source}} ORDER BY position
-        ON CONFLICT (tenant, id, name) DO NOTHING
-        RETURNING key_hash, log_offset
+    WITH fresh AS MATERIALIZED (
+        SELECT * FROM {{source}}
+        WHERE (
+            SELECT 1 FROM events AS e
+            WHERE e.tenant = given.tenant AND e.id = given.id AND e.name = given.name LIMIT 1
+        ) IS NULL
+    ), last AS MATERIALIZED (
+        SELECT tenant, (
+            SELECT coalesce(max(e.log_offset), 0) FROM events AS e WHERE e.tenant = t.tenant
+        ) AS last_offset
+        FROM (SELECT DISTINCT tenant FROM fresh) AS t
+    ), inserted AS (
+        INSERT INTO events ({_STAGED}, log_offset)
+        SELECT {_STAGED}, last_offset + row_number() OVER (PARTITION BY tenant ORDER BY position)
+        FROM fresh JOIN last USING (tenant) ORDER BY position
+        RETURNING key_hash, log_offset, seq
     ){{outbox}}
     SELECT key_hash, log_offset FROM inserted
 """
 _FROM_ARRAYS = f"unnest({_ARRAYS}) AS given ({_STAGED}, position)"
+_FROM_STAGING = "event_staging AS given"
 # With the outbox on, the same statement queues every inserted event for publishing
 # (outbox.py claims them): in the events' transaction, so none is stored unqueued.
-_QUEUE_OUTBOX = ", queued AS (INSERT INTO outbox (log_offset) SELECT log_offset FROM inserted)"
+_QUEUE_OUTBOX = ", queued AS (INSERT INTO outbox (seq) SELECT seq FROM inserted)"
 
 
 def _group_rows(
@@ -92,7 +111,7 @@ class GroupCommitter:
         self._connection = connection
         self.outbox = outbox
         queue = _QUEUE_OUTBOX if outbox else ""
-        self._insert_staged = _INSERT_GROUP.format(source="event_staging", outbox=queue)
+        self._insert_staged = _INSERT_GROUP.format(source=_FROM_STAGING, outbox=queue)
         self._insert_arrays = _INSERT_GROUP.format(source=_FROM_ARRAYS, outbox=queue)
         self.copy_from_rows = COPY_FROM_ROWS
         self._waiting: collections.deque[PendingAppend] = collections.deque()

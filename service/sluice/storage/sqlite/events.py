@@ -32,12 +32,12 @@ def _committed_keys(conn: sqlite3.Connection) -> bytes:
         return b"".join(row[0] for row in conn.execute("SELECT key_hash FROM events"))
     conn.execute("BEGIN")  # one read snapshot across the queries
     try:
-        low, high = conn.execute("SELECT min(log_offset), max(log_offset) FROM events").fetchone()
+        low, high = conn.execute("SELECT min(seq), max(seq) FROM events").fetchone()
         parts: list[bytes] = []
         for start in range(low or 0, (high or -1) + 1, _KEYS_PER_QUERY):
             count, keys = conn.execute(
                 "SELECT count(*), CAST(group_concat(key_hash, '') AS BLOB) FROM events "
-                "WHERE log_offset >= ? AND log_offset < ?",
+                "WHERE seq >= ? AND seq < ?",
                 (start, start + _KEYS_PER_QUERY),
             ).fetchone()
             if count and len(keys) != 16 * count:
@@ -131,8 +131,8 @@ class SqliteEventStore(SqliteDatabase):
         def delete(conn: sqlite3.Connection) -> list[StoredEvent]:
             found = _first_live_by_id(conn, tenant, ids, name)
             conn.executemany(
-                "UPDATE events SET deleted_at = ? WHERE log_offset = ?",
-                [(now_us, event.offset) for event in found],
+                "UPDATE events SET deleted_at = ? WHERE tenant = ? AND log_offset = ?",
+                [(now_us, tenant, event.offset) for event in found],
             )
             return [dataclasses.replace(event, deleted_at=now_us) for event in found]
 

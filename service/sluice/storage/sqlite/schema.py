@@ -100,6 +100,39 @@ MIGRATIONS = [
     CREATE INDEX events_by_tenant_offset ON events (tenant, log_offset);
     CREATE INDEX events_by_tenant_time ON events (tenant, timestamp, log_offset);
     """,
+    # Offsets per tenant (docs/contracts.md §1): `log_offset` becomes the tenant's own log
+    # position, unique per tenant, and the rowid (`seq`, never shown) only places the row in
+    # the file. Stored events keep the offsets they were given, so every position a consumer
+    # holds (Subscribe offsets, Vayu ids, cursors, Sluice-Offset) still names the same event;
+    # the writer numbers each tenant's new events from its highest offset on, gap-free
+    # (docs/decisions.md, "Offsets per tenant").
+    """
+    CREATE TABLE events_v6 (
+        seq INTEGER PRIMARY KEY,
+        log_offset INTEGER NOT NULL,
+        tenant TEXT NOT NULL,
+        id TEXT NOT NULL,
+        source TEXT NOT NULL,
+        name TEXT NOT NULL,
+        customer TEXT NOT NULL,
+        timestamp INTEGER NOT NULL,
+        value REAL,
+        payload TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        deleted_at INTEGER,
+        key_hash BLOB NOT NULL,
+        content_hash BLOB NOT NULL,
+        UNIQUE (tenant, id, name)
+    ) STRICT;
+    INSERT INTO events_v6
+        SELECT log_offset, log_offset, tenant, id, source, name, customer, timestamp, value,
+               payload, received_at, deleted_at, key_hash, content_hash
+        FROM events ORDER BY log_offset;
+    DROP TABLE events;
+    ALTER TABLE events_v6 RENAME TO events;
+    CREATE UNIQUE INDEX events_by_tenant_offset ON events (tenant, log_offset);
+    CREATE INDEX events_by_tenant_time ON events (tenant, timestamp, log_offset);
+    """,
     # Metering: meters and measurements (Vayu's documents), and usage's one index: a
     # customer's events of one name in a time range are one range scan.
     """

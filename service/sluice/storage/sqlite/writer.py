@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import queue
 import sqlite3
 import threading
@@ -24,11 +23,12 @@ from sluice.storage.sqlite.connection import unavailable
 T = TypeVar("T")
 
 INSERT_EVENT = """
-    INSERT INTO events (tenant, id, source, name, customer, timestamp, value, payload,
-                        received_at, key_hash, content_hash)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    INSERT INTO events (log_offset, tenant, id, source, name, customer, timestamp, value,
+                        payload, received_at, key_hash, content_hash)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (tenant, id, name) DO NOTHING
 """
+_LAST_OFFSET = "SELECT coalesce(max(log_offset), 0) FROM events WHERE tenant = ?"
 
 
 @dataclass
@@ -166,6 +166,13 @@ class GroupCommitter:
             started = time.perf_counter()
             conn.execute("BEGIN IMMEDIATE")
             results = _insert_group(conn.cursor(), group)
+            if results is None:
+                # A key was stored already: numbered as if new, the group would leave a gap in
+                # its tenant's offsets. Start over and insert it a row at a time (rare: the
+                # idempotency index answers most duplicates before they reach the store).
+                conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
+                results = _insert_row_by_row(conn.cursor(), group)
             inserted = time.perf_counter()
             conn.execute("COMMIT")  # the WAL's fsync (synchronous=FULL)
             self.commits += 1
@@ -199,10 +206,12 @@ class GroupCommitter:
             settle(call.loop, call.future, result=result)
 
 
-def _insert_params(group: Sequence[PendingAppend]) -> list[tuple[Any, ...]]:
-    """INSERT_EVENT's parameters for every row of a group, in queue order."""
+def _insert_params(group: Sequence[PendingAppend], starts: Sequence[int]) -> list[tuple[Any, ...]]:
+    """INSERT_EVENT's parameters for every row of a group, in queue order; each append's rows
+    take the offsets from its start on."""
     return [
         (
+            start + index,
             job.tenant,
             row.id,
             job.source,
@@ -215,52 +224,63 @@ def _insert_params(group: Sequence[PendingAppend]) -> list[tuple[Any, ...]]:
             row.key,
             row.content_hash,
         )
-        for job in group
-        for row in job.rows
+        for job, start in zip(group, starts, strict=True)
+        for index, row in enumerate(job.rows)
     ]
 
 
-def _insert_group(cursor: sqlite3.Cursor, group: Sequence[PendingAppend]) -> list[list[int | None]]:
-    """Insert a group's rows (inside the writer's transaction); for each append, the offset of
-    each row, or None where its key was already stored.
+def _last_offsets(cursor: sqlite3.Cursor, group: Sequence[PendingAppend]) -> dict[str, int]:
+    """The highest offset of each tenant of the group (0 for none): one index seek per tenant,
+    read inside the write transaction, so no other writer can move it."""
+    return {
+        tenant: int(cursor.execute(_LAST_OFFSET, (tenant,)).fetchone()[0])
+        for tenant in {job.tenant for job in group}
+    }
+
+
+def _insert_group(
+    cursor: sqlite3.Cursor, group: Sequence[PendingAppend]
+) -> list[list[int | None]] | None:
+    """Insert a group's rows (inside the writer's transaction), numbering each tenant's rows on
+    from its highest offset; for each append, the offset of each row. None, having inserted
+    some rows, when a key was taken already: the caller rolls back.
 
     One executemany for the whole group: the writer holds the GIL while it binds rows, and the
-    event loop needs it too, so per-request Python work here slows every request. executemany
-    reports no rowids, but none are needed on the common path: the writer is alone in its
-    transaction and a new rowid is max + 1, so n new rows take exactly the n offsets after the
-    previous maximum, in order.
+    event loop needs it too, so per-request Python work here slows every request. Offsets are
+    given, not drawn, so a tenant's log is gap-free only if every row goes in; the common path
+    checks that by the row count alone.
     """
-    last = _max_offset(cursor)
-    params = _insert_params(group)
-    cursor.executemany(INSERT_EVENT, params)
-    results: list[list[int | None]] = []
-    if cursor.rowcount == len(params):
-        start = last + 1
-        for job in group:
-            results.append(list(range(start, start + len(job.rows))))
-            start += len(job.rows)
-        if _max_offset(cursor) != start - 1:
-            raise RuntimeError(f"sqlite gave offsets up to {_max_offset(cursor)}, not {start - 1}")
-        return results
-    # Some keys were taken already: the rows stored now are the ones after `last`, and where
-    # the group repeats a key only its first row can be one of them.
-    inserted = {
-        (tenant, name, id_): offset
-        for offset, tenant, name, id_ in cursor.execute(
-            "SELECT log_offset, tenant, name, id FROM events WHERE log_offset > ?", (last,)
-        )
-    }
-    # The parameters are in the group's row order: (tenant, id, source, name, ...).
-    given = iter(params)
+    last = _last_offsets(cursor, group)
+    starts = []
     for job in group:
-        results.append(
-            [
-                inserted.pop((tenant, name, id_), None)
-                for tenant, id_, _source, name, *_rest in itertools.islice(given, len(job.rows))
-            ]
-        )
+        starts.append(last[job.tenant] + 1)
+        last[job.tenant] += len(job.rows)
+    params = _insert_params(group, starts)
+    cursor.executemany(INSERT_EVENT, params)
+    if cursor.rowcount != len(params):
+        return None
+    return [
+        list(range(start, start + len(job.rows))) for job, start in zip(group, starts, strict=True)
+    ]
+
+
+def _insert_row_by_row(
+    cursor: sqlite3.Cursor, group: Sequence[PendingAppend]
+) -> list[list[int | None]]:
+    """Insert a group one row at a time, each new row taking its tenant's next offset; for
+    each append, the offset of each row, or None where its key was already stored (or came
+    earlier in the group)."""
+    last = _last_offsets(cursor, group)
+    results: list[list[int | None]] = []
+    for job in group:
+        offsets: list[int | None] = []
+        for params in _insert_params([job], [0]):
+            offset = last[job.tenant] + 1
+            cursor.execute(INSERT_EVENT, (offset, *params[1:]))
+            if cursor.rowcount == 1:
+                last[job.tenant] = offset
+                offsets.append(offset)
+            else:
+                offsets.append(None)
+        results.append(offsets)
     return results
-
-
-def _max_offset(cursor: sqlite3.Cursor) -> int:
-    return int(cursor.execute("SELECT coalesce(max(log_offset), 0) FROM events").fetchone()[0])
