@@ -16,6 +16,7 @@ __all__ = [
     "DUPLICATE",
     "GROUP_BY",
     "INVALID",
+    "RATE_LIMITED",
     "UNKNOWN_CUSTOMER",
     "ApiKeyRecord",
     "Arithmetic",
@@ -30,7 +31,9 @@ __all__ = [
     "Meter",
     "MeterSpec",
     "Quota",
+    "RejectedEvent",
     "Rejection",
+    "RejectionQuery",
     "StoredEvent",
     "UsageQuery",
 ]
@@ -101,6 +104,7 @@ INVALID = "INVALID"
 DUPLICATE = "DUPLICATE"
 CONFLICT = "CONFLICT"  # a repeated key whose content differs from the stored event's
 UNKNOWN_CUSTOMER = "UNKNOWN_CUSTOMER"  # Enso: the CustomerEntityId is not in the registry
+RATE_LIMITED = "RATE_LIMITED"  # a request refused for its key's rate (counted, not kept)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -111,6 +115,34 @@ class Rejection:
     reason: str  # INVALID, DUPLICATE, CONFLICT or UNKNOWN_CUSTOMER
     field: str  # the offending field as the dialect spells it ("" for the whole event)
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedEvent:
+    """A refused event as kept for its tenant to look up (rejections.py): what the client was
+    told, the request, the API and the event itself (JSON text, cut to a bounded size)."""
+
+    at: int  # when the request was received, UTC microseconds
+    request_id: str  # the X-Request-Id (HTTP) or x-request-id metadata (gRPC) answered
+    source: str  # the API: vayu, enso, collect, grpc
+    name: str  # the event's name when it could be read, else ""
+    reason: str  # INVALID, CONFLICT or UNKNOWN_CUSTOMER
+    field: str
+    message: str
+    event: str  # the offending event's JSON text, truncated past rejections.MAX_EVENT_CHARS
+    seq: int = 0  # the store's position for it (newest highest); 0 before it is stored
+
+
+@dataclass(frozen=True, slots=True)
+class RejectionQuery:
+    """Filters and a keyset position for reading a tenant's kept refusals, newest first."""
+
+    source: str | None = None
+    name: str | None = None
+    reason: str | None = None
+    since: int | None = None  # UTC microseconds, inclusive
+    before: int | None = None  # seq of the last refusal already read
+    limit: int = 100
 
 
 @dataclass(frozen=True, slots=True)

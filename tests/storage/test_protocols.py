@@ -13,13 +13,23 @@ from sluice.storage import (
     KeyStore,
     MeterStore,
     Outbox,
+    RejectionStore,
     Store,
     StoreLifecycle,
     UsageStore,
 )
 from sluice.storage.sqlite import SqliteStore
 
-ROLES = [StoreLifecycle, EventStore, KeyStore, CustomerStore, MeterStore, UsageStore, Store]
+ROLES = [
+    StoreLifecycle,
+    EventStore,
+    KeyStore,
+    CustomerStore,
+    MeterStore,
+    UsageStore,
+    RejectionStore,
+    Store,
+]
 
 
 def sqlite_roles(store: SqliteStore) -> None:
@@ -30,8 +40,9 @@ def sqlite_roles(store: SqliteStore) -> None:
     customers: CustomerStore = store
     meters: MeterStore = store
     usage: UsageStore = store
+    rejections: RejectionStore = store
     every: Store = store
-    del lifecycle, events, keys, customers, meters, usage, every
+    del lifecycle, events, keys, customers, meters, usage, rejections, every
 
 
 @pytest.mark.parametrize("role", ROLES, ids=lambda role: role.__name__)

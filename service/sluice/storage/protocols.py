@@ -7,7 +7,7 @@ that satisfies all of them (`Store`). Every method may raise StoreUnavailable.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, runtime_checkable
 
@@ -19,6 +19,8 @@ from sluice.model import (
     EventRow,
     Measurement,
     Meter,
+    RejectedEvent,
+    RejectionQuery,
     StoredEvent,
 )
 
@@ -218,6 +220,29 @@ class UsageStore(Protocol):
 
 
 @runtime_checkable
+class RejectionStore(Protocol):
+    """Refused events kept per tenant for lookup, bounded by count and age, and counts of the
+    refusals that are only counted (duplicates, rate limits)."""
+
+    async def record_rejections(
+        self,
+        tenant: str,
+        rejections: Sequence[RejectedEvent],
+        counts: Mapping[tuple[str, str], int],
+        keep: int,
+        keep_since: int,
+    ) -> None:
+        """Store a tenant's refusals and add `counts` ((source, reason) -> n) to its totals,
+        then drop its refusals past the newest `keep` and those from before `keep_since`."""
+
+    async def list_rejections(self, tenant: str, query: RejectionQuery) -> list[RejectedEvent]:
+        """Kept refusals matching the query, newest first."""
+
+    async def rejection_counts(self, tenant: str) -> dict[tuple[str, str], int]:
+        """Every refusal of the tenant ever recorded or counted, by (source, reason)."""
+
+
+@runtime_checkable
 class Outbox(Protocol):
     """Accepted events queued for publishing, in the transaction that stored them
     (the PostgreSQL store opened with outbox=True; publishing.py relays them)."""
@@ -233,5 +258,14 @@ class Outbox(Protocol):
 
 
 @runtime_checkable
-class Store(StoreLifecycle, EventStore, KeyStore, CustomerStore, MeterStore, UsageStore, Protocol):
+class Store(
+    StoreLifecycle,
+    EventStore,
+    KeyStore,
+    CustomerStore,
+    MeterStore,
+    UsageStore,
+    RejectionStore,
+    Protocol,
+):
     """Every role at once: what a backend provides, and what the composition root opens."""

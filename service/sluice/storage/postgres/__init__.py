@@ -6,7 +6,7 @@ when wanted, and one error hierarchy to map outages from (OperationalError).
 The package is split by role: `schema` (migrations), `connection` (the pool's limits, durable
 commits, outages), `writer` (the group-commit task and the log lock), `database` (the pool and
 writer, and open/close/ping), then one module per protocol the store serves: `events`,
-`outbox`, `api_keys`, `customers`.
+`outbox`, `api_keys`, `customers`, `metering`, `rejections`.
 
 PostgresStore is those role classes mixed over one PostgresDatabase, rather than an object
 that holds them and forwards each call: every role needs the same pool and the outbox must
@@ -22,6 +22,7 @@ from sluice.storage.postgres.customers import PostgresCustomerStore
 from sluice.storage.postgres.events import PostgresEventStore
 from sluice.storage.postgres.metering import PostgresMeterStore, PostgresUsageStore
 from sluice.storage.postgres.outbox import PostgresOutbox
+from sluice.storage.postgres.rejections import PostgresRejectionStore
 
 __all__ = [
     "PostgresCustomerStore",
@@ -29,6 +30,7 @@ __all__ = [
     "PostgresKeyStore",
     "PostgresMeterStore",
     "PostgresOutbox",
+    "PostgresRejectionStore",
     "PostgresStore",
     "PostgresUsageStore",
 ]
@@ -41,6 +43,7 @@ class PostgresStore(
     PostgresCustomerStore,
     PostgresMeterStore,
     PostgresUsageStore,
+    PostgresRejectionStore,
 ):
     """`postgresql://…` (libpq URL or conninfo): every role over one connection pool. With
     `outbox`, every appended event is also queued, in its transaction, for publishing."""

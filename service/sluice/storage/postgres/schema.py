@@ -123,6 +123,31 @@ MIGRATIONS = [
     CREATE INDEX measurements_by_customer ON measurements (tenant, customer_id, day);
     CREATE INDEX events_by_customer ON events (tenant, customer, name, timestamp);
     """,
+    # Refused events kept for lookup (rejections.py), newest first by `seq`, pruned per tenant
+    # by count and age; and per-tenant totals of every refusal, the counted-only ones included.
+    """
+    CREATE TABLE rejections (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        tenant text NOT NULL,
+        at bigint NOT NULL,
+        request_id text NOT NULL,
+        source text NOT NULL,
+        name text NOT NULL,
+        reason text NOT NULL,
+        field text NOT NULL,
+        message text NOT NULL,
+        event text NOT NULL
+    );
+    CREATE INDEX rejections_by_tenant ON rejections (tenant, seq);
+    CREATE INDEX rejections_by_tenant_time ON rejections (tenant, at);
+    CREATE TABLE rejection_counts (
+        tenant text NOT NULL,
+        source text NOT NULL,
+        reason text NOT NULL,
+        total bigint NOT NULL,
+        PRIMARY KEY (tenant, source, reason)
+    );
+    """,
 ]
 
 # An advisory lock key (SQL, one parameter: the lock's class) that is a class in the high 32

@@ -4,7 +4,7 @@ appends, a checkpoint thread, and a small pool of WAL readers.
 The package is split by role: `schema` (migrations), `connection` (pragmas, outages),
 `writer` (the group-commit thread), `checkpointer`, `database` (the threads and readers, and
 open/close/ping), then one module per protocol the store serves: `events`, `api_keys`,
-`customers`.
+`customers`, `metering`, `rejections`.
 
 SqliteStore is those role classes mixed over one SqliteDatabase, rather than an object that
 holds them and forwards each call: every role needs the same file, writer thread and readers
@@ -19,18 +19,25 @@ from sluice.storage.sqlite.api_keys import SqliteKeyStore
 from sluice.storage.sqlite.customers import SqliteCustomerStore
 from sluice.storage.sqlite.events import SqliteEventStore
 from sluice.storage.sqlite.metering import SqliteMeterStore, SqliteUsageStore
+from sluice.storage.sqlite.rejections import SqliteRejectionStore
 
 __all__ = [
     "SqliteCustomerStore",
     "SqliteEventStore",
     "SqliteKeyStore",
     "SqliteMeterStore",
+    "SqliteRejectionStore",
     "SqliteStore",
     "SqliteUsageStore",
 ]
 
 
 class SqliteStore(
-    SqliteEventStore, SqliteKeyStore, SqliteCustomerStore, SqliteMeterStore, SqliteUsageStore
+    SqliteEventStore,
+    SqliteKeyStore,
+    SqliteCustomerStore,
+    SqliteMeterStore,
+    SqliteUsageStore,
+    SqliteRejectionStore,
 ):
     """The embedded default store: every role over one database file."""

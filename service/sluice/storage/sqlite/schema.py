@@ -160,6 +160,31 @@ MIGRATIONS = [
     CREATE INDEX measurements_by_customer ON measurements (tenant, customer_id, day);
     CREATE INDEX events_by_customer ON events (tenant, customer, name, timestamp);
     """,
+    # Refused events kept for lookup (rejections.py), newest first by `seq`, pruned per tenant
+    # by count and age; and per-tenant totals of every refusal, the counted-only ones included.
+    """
+    CREATE TABLE rejections (
+        seq INTEGER PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        request_id TEXT NOT NULL,
+        source TEXT NOT NULL,
+        name TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        field TEXT NOT NULL,
+        message TEXT NOT NULL,
+        event TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX rejections_by_tenant ON rejections (tenant, seq);
+    CREATE INDEX rejections_by_tenant_time ON rejections (tenant, at);
+    CREATE TABLE rejection_counts (
+        tenant TEXT NOT NULL,
+        source TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        total INTEGER NOT NULL,
+        PRIMARY KEY (tenant, source, reason)
+    ) STRICT, WITHOUT ROWID;
+    """,
 ]
 
 
