@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -47,13 +48,16 @@ class AccessControl:
         limiter: RateLimiter,
         metrics: Metrics,
         shared_limiter: RedisRateLimiter | None = None,
+        on_rate_limited: Callable[[str], None] | None = None,
     ) -> None:
+        """`on_rate_limited(tenant)` hears of each request refused for its key's rate."""
         self.keys = keys
         self._tokens = tokens
         self._default_rate_limit = default_rate_limit
         self._limiter = limiter
         self._shared_limiter = shared_limiter
         self._metrics = metrics
+        self._on_rate_limited = on_rate_limited
 
     async def authenticate(self, authorization: str | None) -> Principal:
         """The key behind an Authorization header value (an API key or an access token)."""
@@ -78,6 +82,8 @@ class AccessControl:
                 quota = self._limiter.take(principal.key_id, limit)
         except RateLimited:
             self._metrics.rate_limited.inc()
+            if self._on_rate_limited is not None:
+                self._on_rate_limited(principal.tenant)
             raise
         return Grant(principal.tenant, principal.key_id, quota)
 

@@ -9,10 +9,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from google.protobuf.json_format import MessageToJson
+
 from sluice import _core
 from sluice.errors import BatchRejected, SluiceError
 from sluice.model import INVALID, UNKNOWN_CUSTOMER, Batch, EventRow, Rejection
+from sluice.rejections import EventJson
 from sluice.storage import CustomerStore
+from sluice.v1 import ingest_pb2
 
 # (body, tenant, now_us, receipt) -> the parsed batch. The receipt is an id the transport gives
 # the client for this request and stores with its events (collect's pingId); others ignore it.
@@ -39,6 +43,9 @@ class Dialect:
     conflict_message: str | None = None
     screen: Screen | None = None
     refuse_batch: RefuseBatch | None = None  # set: any invalid event refuses the whole batch
+    name_field: str = "name"  # the event's name as the API spells it (kept refusals)
+    # Reads refused events' JSON from a body without byte spans (protobuf); see rejections.py.
+    event_json: EventJson | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,12 +102,38 @@ class Dialects:
             vayu=Dialect(
                 "vayu", vayu, "ref", "Event ref already exists.", screen=_addressable_refs
             ),
-            enso=Dialect("enso", enso, "eventId", "duplicate eventId", screen=known_customers),
-            collect=Dialect(
-                "collect", collect, "eventId", ALREADY_ACCEPTED, refuse_batch=_collect_refusal
+            enso=Dialect(
+                "enso",
+                enso,
+                "eventId",
+                "duplicate eventId",
+                screen=known_customers,
+                name_field="metric",
             ),
-            grpc=Dialect("grpc", grpc, "id", ALREADY_ACCEPTED, ACCEPTED_DIFFERENTLY),
-            grpc_stream=Dialect("grpc", grpc_stream, "id", ALREADY_ACCEPTED, ACCEPTED_DIFFERENTLY),
+            collect=Dialect(
+                "collect",
+                collect,
+                "eventId",
+                ALREADY_ACCEPTED,
+                refuse_batch=_collect_refusal,
+                name_field="eventType",
+            ),
+            grpc=Dialect(
+                "grpc",
+                grpc,
+                "id",
+                ALREADY_ACCEPTED,
+                ACCEPTED_DIFFERENTLY,
+                event_json=_protobuf_events(ingest_pb2.IngestRequest),
+            ),
+            grpc_stream=Dialect(
+                "grpc",
+                grpc_stream,
+                "id",
+                ALREADY_ACCEPTED,
+                ACCEPTED_DIFFERENTLY,
+                event_json=_protobuf_events(ingest_pb2.IngestStreamRequest),
+            ),
         )
 
 
@@ -129,3 +162,15 @@ def _collect_refusal(invalid: list[Rejection]) -> SluiceError:
         "invalid event type" if type_failed else "invalid event",
         [(rejection.index, rejection.field, rejection.message) for rejection in invalid],
     )
+
+
+def _protobuf_events(
+    message: type[ingest_pb2.IngestRequest | ingest_pb2.IngestStreamRequest],
+) -> EventJson:
+    """Refused events of a gRPC request as JSON (protobuf's JSON mapping), for kept refusals."""
+
+    def read(body: bytes, indices: Sequence[int]) -> list[str]:
+        events = message.FromString(body).events
+        return [MessageToJson(events[i], indent=None) if i < len(events) else "" for i in indices]
+
+    return read

@@ -23,6 +23,7 @@ from sluice.ratelimit import RateLimiter
 from sluice.readable import UnreadableEvents
 from sluice.readiness import Readiness
 from sluice.registry import CustomerRegistry
+from sluice.rejections import RejectionLog
 from sluice.settings import Settings
 from sluice.storage import Store
 from sluice.tokens import AccessTokens, load_secret
@@ -58,6 +59,7 @@ class Gateway:
         self.metering = Metering(store, clock_us)
         self.usage = UsageService(store, store, self.customers)
         self.dialects = Dialects.build(limits, store, settings.collect_event_types)
+        self.rejections = RejectionLog(store, self.metrics, clock_us)
         self.admission = StoreAdmission(settings.store_queue_limit, settings.tenant_queue_share)
         self.metrics.watch_store_queue(lambda: self.admission.waiting, self.admission.limit)
         self.ingest = IngestService(
@@ -68,6 +70,7 @@ class Gateway:
             self.events,
             self.metrics,
             clock_us,
+            self.rejections,
         )
         self.profiles = ProfileEvents(
             store,
@@ -91,13 +94,16 @@ class Gateway:
             limiter,
             self.metrics,
             shared_limiter,
+            on_rate_limited=self.rejections.count,
         )
 
     async def start(self) -> None:
         await self.store.open()
         # Rebuild the in-memory index from the authoritative keys in the store.
         self.index.load(await self.store.committed_keys())
+        self.rejections.start()
 
     async def stop(self) -> None:
         await self.access.close()
+        await self.rejections.stop()
         await self.store.close()

@@ -16,6 +16,7 @@ from sluice.eventlog import EventLog
 from sluice.metrics import Metrics
 from sluice.model import CONFLICT, DUPLICATE, INVALID, EventRow, IngestOutcome, Rejection
 from sluice.readiness import Readiness
+from sluice.rejections import RejectionLog
 from sluice.storage import EventStore
 
 
@@ -31,6 +32,7 @@ class IngestService:
         log: EventLog,
         metrics: Metrics,
         clock_us: Callable[[], int],
+        rejections: RejectionLog | None = None,
     ) -> None:
         self._store = store
         self._index = index
@@ -39,11 +41,18 @@ class IngestService:
         self._log = log
         self._metrics = metrics
         self._clock_us = clock_us
+        self._rejections = rejections
 
     async def ingest(
-        self, dialect: Dialect, tenant: str, body: bytes, receipt: str = ""
+        self,
+        dialect: Dialect,
+        tenant: str,
+        body: bytes,
+        receipt: str = "",
+        request_id: str = "",
     ) -> IngestOutcome:
-        """Store a request's valid, new events and report every event of it.
+        """Store a request's valid, new events and report every event of it; its refusals are
+        queued for the rejections log under `request_id`.
 
         A batch marked as a dry run (gRPC's `dry_run`) is validated and screened only.
         """
@@ -62,6 +71,7 @@ class IngestService:
         if dialect.refuse_batch is not None:
             invalid = [rejection for rejection in rejected if rejection.reason == INVALID]
             if invalid:
+                self._record(dialect, tenant, request_id, now, body, batch, invalid)
                 raise dialect.refuse_batch(invalid)
         accepted, duplicates = await self.commit(
             tenant, dialect.source, rows, now, count_repeats=False
@@ -71,7 +81,37 @@ class IngestService:
             self._metrics.child(self._metrics.events, dialect.source, repeat.reason.lower()).inc()
         rejected.extend(repeats)
         rejected.sort()
+        if rejected:
+            self._record(dialect, tenant, request_id, now, body, batch, rejected)
         return IngestOutcome(batch, accepted, rejected)
+
+    def _record(
+        self,
+        dialect: Dialect,
+        tenant: str,
+        request_id: str,
+        now: int,
+        body: bytes,
+        batch: _core.Batch,
+        rejected: Sequence[Rejection],
+    ) -> None:
+        """Queue the refusals for the rejections log (no I/O; never raises)."""
+        if self._rejections is None:
+            return
+        refused = {rejection.index for rejection in rejected}
+        names = {row.index: row.name for row in batch.events if row.index in refused}
+        self._rejections.note(
+            tenant,
+            dialect.source,
+            dialect.name_field,
+            request_id,
+            now,
+            body,
+            batch,
+            rejected,
+            names,
+            dialect.event_json,
+        )
 
     async def validate(self, dialect: Dialect, tenant: str, body: bytes) -> IngestOutcome:
         """Parse and validate a batch; claims and stores nothing (Vayu's dry run).

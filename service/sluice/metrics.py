@@ -94,6 +94,20 @@ class Metrics:
             registry=registry,
         )
 
+        self.rejections_recorded = Counter(
+            "sluice_rejections_recorded_total",
+            "Refusals written to the rejections store (GET /v1/rejections), by API and reason; "
+            "duplicates and rate limits as counts only.",
+            ["source", "reason"],
+            registry=registry,
+        )
+        self.rejections_dropped = Counter(
+            "sluice_rejections_dropped_total",
+            "Refusals not recorded because the queue was full or the store failed (the "
+            "requests themselves were answered as usual).",
+            registry=registry,
+        )
+
         # Labelled children by (metric, label values): prometheus_client's labels() validates
         # and locks on every call, and each request makes several.
         self._children: dict[tuple[object, ...], Any] = {}

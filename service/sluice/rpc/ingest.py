@@ -3,6 +3,7 @@ objects per event); only the small responses are built with the generated classe
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -32,6 +33,18 @@ def _rejections(result: IngestOutcome) -> list[ingest_pb2.Rejection]:
     ]
 
 
+def request_id(context: Context) -> str:
+    """The call's id: the client's `x-request-id` metadata if sane, else a new one; sent back
+    as initial metadata so the client can name the call when it looks up a refusal."""
+    for key, value in context.invocation_metadata() or ():
+        sane = isinstance(value, str) and 0 < len(value) <= 128 and value.isprintable()
+        if key == "x-request-id" and sane:
+            return str(value)
+    made = uuid.uuid4().hex
+    context.set_trailing_metadata((("x-request-id", made),))
+    return made
+
+
 def handler(
     ingest_service: IngestService,
     dialects: Dialects,
@@ -40,7 +53,9 @@ def handler(
 ) -> grpc.GenericRpcHandler[Any, Any]:
     async def ingest(request: bytes, context: Context, tenant: str) -> ingest_pb2.IngestResponse:
         try:
-            result = await ingest_service.ingest(dialects.grpc, tenant, request)
+            result = await ingest_service.ingest(
+                dialects.grpc, tenant, request, request_id=request_id(context)
+            )
         except Exception as exc:
             await abort_for(exc, context)
         return ingest_pb2.IngestResponse(
@@ -51,6 +66,7 @@ def handler(
         requests: AsyncIterator[bytes], context: Context, tenant: str
     ) -> AsyncIterator[ingest_pb2.IngestStreamResponse]:
         authorization = authorization_of(context.invocation_metadata())
+        call_id = request_id(context)
         counted = True  # admitting the call counted it, which covers its first batch
         # One batch at a time: the next message is read only once this one is committed and
         # its ack written, so unread batches wait in the client (HTTP/2 flow control), not here.
@@ -61,7 +77,9 @@ def handler(
                     # unary Ingest would be, and re-checks the key (a revoked key's stream ends).
                     await access.authorize(authorization)
                 counted = False
-                result = await ingest_service.ingest(dialects.grpc_stream, tenant, request)
+                result = await ingest_service.ingest(
+                    dialects.grpc_stream, tenant, request, request_id=call_id
+                )
             except Exception as exc:
                 await abort_for(exc, context)
             yield ingest_pb2.IngestStreamResponse(

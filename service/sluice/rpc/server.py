@@ -7,12 +7,17 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from sluice.gateway import Gateway
-from sluice.rpc import events, ingest, usage
+from sluice.rpc import events, ingest, rejections, usage
 from sluice.rpc.auth import Authenticator
 from sluice.rpc.health import StoreHealth
 from sluice.settings import Settings
 
-SERVICES = (ingest.SERVICE_NAME, events.SERVICE_NAME, usage.SERVICE_NAME)
+SERVICES = (
+    ingest.SERVICE_NAME,
+    events.SERVICE_NAME,
+    usage.SERVICE_NAME,
+    rejections.SERVICE_NAME,
+)
 
 
 def _ms(seconds: float) -> int:
@@ -58,6 +63,7 @@ def create_server(gateway: Gateway) -> tuple[grpc.aio.Server, StoreHealth]:
             ingest.handler(gateway.ingest, gateway.dialects, gateway.access, authenticator),
             events.handler(gateway.events, authenticator),
             usage.handler(gateway.usage, authenticator),
+            rejections.handler(gateway.rejections, authenticator),
         )
     )
     health = StoreHealth(gateway.readiness, SERVICES)

@@ -26,6 +26,7 @@ from sluice.web import (
     enso,
     observe,
     profiles,
+    rejections,
     vayu,
     vayu_customers,
     vayu_events,
@@ -145,6 +146,7 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False) -> Litestar:
             profiles.router(access, gateway.profiles, body_reader),
             collect.router(access, ingest, dialects.collect, body_reader),
             customers.router(access, gateway.customers, body_reader),
+            rejections.router(access, gateway.rejections),
             vayu_customers.router(access, gateway.customers, body_reader),
             vayu_meters.router(access, gateway.metering, body_reader),
             vayu_usage.router(

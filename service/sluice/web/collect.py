@@ -15,6 +15,7 @@ from sluice.ingest import IngestService
 from sluice.web.auth import authorize
 from sluice.web.body import BodyReader
 from sluice.web.errors import http_error, log_unexpected
+from sluice.web.headers import request_id_of
 from sluice.web.observe import note_outcome
 
 
@@ -58,7 +59,10 @@ def router(
         grant = await authorize(request, access)
         body = await body_reader.read(request)
         ping_id = str(uuid.uuid4())
-        note_outcome(request, await ingest.ingest(dialect, grant.tenant, body, receipt=ping_id))
+        outcome = await ingest.ingest(
+            dialect, grant.tenant, body, ping_id, request_id_of(request.scope)
+        )
+        note_outcome(request, outcome)
         return created_body(ping_id)
 
     return Router(

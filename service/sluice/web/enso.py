@@ -15,6 +15,7 @@ from sluice.model import CONFLICT, DUPLICATE, UNKNOWN_CUSTOMER, IngestOutcome, R
 from sluice.web.auth import authorize
 from sluice.web.body import BodyReader
 from sluice.web.errors import http_error, log_unexpected
+from sluice.web.headers import request_id_of
 from sluice.web.observe import note_outcome
 
 # Per-record (code, HTTP status, error text) by offending field; the documented codes are
@@ -93,7 +94,9 @@ def router(
     async def ingest_batch(request: Request[Any, Any, Any]) -> dict[str, Any]:
         grant = await authorize(request, access)
         body = await body_reader.read(request)
-        result = await ingest.ingest(dialect, grant.tenant, body)
+        result = await ingest.ingest(
+            dialect, grant.tenant, body, request_id=request_id_of(request.scope)
+        )
         note_outcome(request, result)
         return render_result(result)
 

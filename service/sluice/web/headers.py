@@ -16,3 +16,8 @@ def scope_header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return value.decode("latin-1")
     return None
+
+
+def request_id_of(scope: Scope) -> str:
+    """The request's id as its response carries it (app.py fixes it before the handler runs)."""
+    return str(scope.get("sluice.request_id", ""))

@@ -18,6 +18,7 @@ from sluice.web import vayu_events
 from sluice.web.auth import authorize
 from sluice.web.body import BodyReader
 from sluice.web.errors import sluice_error
+from sluice.web.headers import request_id_of
 from sluice.web.observe import note_outcome
 from sluice.web.openapi import operation_id
 
@@ -52,7 +53,9 @@ def router(
     async def ingest_events(request: Request[Any, Any, Any]) -> Response[bytes]:
         grant = await authorize(request, access)
         body = await body_reader.read(request)
-        result = await ingest.ingest(dialect, grant.tenant, body)
+        result = await ingest.ingest(
+            dialect, grant.tenant, body, request_id=request_id_of(request.scope)
+        )
         note_outcome(request, result)
         return Response(render_result(body, result), media_type="application/json")
 
