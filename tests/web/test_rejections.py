@@ -11,6 +11,7 @@ from litestar.testing import TestClient
 from sluice.gateway import Gateway
 from sluice.rejections import MAX_EVENT_CHARS
 from tests.conftest import mint_key
+from tests.web.conftest import ManualClock
 from tests.web.test_vayu import event, post
 
 
@@ -100,3 +101,22 @@ def test_recorded_refusals_are_counted_in_metrics(client) -> None:
     rejections(client, 1)
     metrics = client.get("/metrics").text
     assert 'sluice_rejections_recorded_total{reason="INVALID",source="vayu"} 1.0' in metrics
+
+
+def test_rate_limited_requests_are_counted_for_their_tenant(
+    client, data_dir: Path, clock: ManualClock
+) -> None:
+    clock.monotonic_s = 1000.0  # frozen: the burst does not refill
+    limited = {"Authorization": f"Bearer {mint_key(data_dir, 'acme', rate_limit=1)}"}
+    statuses = [
+        post(client, {"events": [event(f"e{i}")]}, headers=limited).status_code for i in range(3)
+    ]
+    assert 429 in statuses
+    deadline = time.monotonic() + 5
+    while True:
+        counts = client.get("/v1/rejections").json()["counts"]
+        found = [c for c in counts if c["reason"] == "RATE_LIMITED"]
+        if found or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert found == [{"source": "", "reason": "RATE_LIMITED", "count": statuses.count(429)}]
