@@ -10,7 +10,7 @@ from urllib.parse import unquote
 from litestar import Request, delete, get, post
 from litestar.exceptions import NotFoundException
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
 from sluice.access import AccessControl
 from sluice.aggregation import admits, one_event
@@ -26,7 +26,8 @@ from sluice.vayu_ids import account_id
 from sluice.web.auth import authorize
 from sluice.web.body import BodyReader
 from sluice.web.errors import sluice_error
-from sluice.web.openapi import operation_id
+from sluice.web.openapi import READ_ERRORS, ok, operation_id, responses
+from sluice.web.schemas import EventPage, SluiceError
 from sluice.web.times import iso_millis
 
 DEFAULT_PAGE = 100
@@ -135,17 +136,28 @@ def routes(
             raise InvalidParameter("refreshToken", "refreshToken is required.")
         return {"accessToken": await access.login(refresh_token)}
 
-    @get(["/events", "/v2/events"], operation_id=operation_id("vayuQueryEvents"))
+    @get(
+        ["/events", "/v2/events"],
+        operation_id=operation_id("vayuQueryEvents"),
+        responses=responses(
+            sluice_error,
+            SluiceError,
+            READ_ERRORS,
+            {200: ok(EventPage, {"events": [], "total": 0, "hasMore": False, "nextCursor": None})},
+        ),
+    )
     async def query_events(
         request: Request[Any, Any, Any],
-        start_time: Annotated[str | None, Parameter(query="startTime", description=_START)] = None,
-        end_time: Annotated[str | None, Parameter(query="endTime", description=_END)] = None,
-        event_name: Annotated[str | None, Parameter(query="eventName")] = None,
-        customer_alias: Annotated[
-            str | None, Parameter(query="customerAlias", description=_ALIAS)
+        start_time: Annotated[
+            str | None, QueryParameter(query="startTime", description=_START)
         ] = None,
-        limit: Annotated[str | None, Parameter(query="limit", description=_LIMIT)] = None,
-        cursor: Annotated[str | None, Parameter(query="cursor", description=_CURSOR)] = None,
+        end_time: Annotated[str | None, QueryParameter(query="endTime", description=_END)] = None,
+        event_name: Annotated[str | None, QueryParameter(query="eventName")] = None,
+        customer_alias: Annotated[
+            str | None, QueryParameter(query="customerAlias", description=_ALIAS)
+        ] = None,
+        limit: Annotated[str | None, QueryParameter(query="limit", description=_LIMIT)] = None,
+        cursor: Annotated[str | None, QueryParameter(query="cursor", description=_CURSOR)] = None,
     ) -> dict[str, Any]:
         """Live events by time range and name, oldest first, with cursor pagination. (The
         parameters are declared for the OpenAPI document; each is read below, as before.)"""
