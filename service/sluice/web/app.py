@@ -11,10 +11,9 @@ from litestar import Litestar, Request, Response, get
 from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import MethodNotAllowedException, NotFoundException
 from litestar.handlers import HTTPRouteHandler
-from litestar.openapi import OpenAPIConfig
 from litestar.types import Message, Scope
 
-from sluice import __version__, logs
+from sluice import logs
 from sluice.errors import StoreUnavailable
 from sluice.gateway import Gateway
 from sluice.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -23,6 +22,7 @@ from sluice.readiness import Readiness
 from sluice.web import (
     collect,
     customers,
+    docs,
     enso,
     observe,
     profiles,
@@ -126,6 +126,7 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False) -> Litestar:
     app = Litestar(
         route_handlers=[
             healthz,
+            docs.assets_router(),
             *_probes(gateway.readiness, gateway.metrics),
             vayu.router(
                 access,
@@ -168,7 +169,7 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False) -> Litestar:
         before_request=_bind_request_id,
         on_startup=[gateway.start] if own_gateway else [],
         on_shutdown=[gateway.stop] if own_gateway else [],
-        openapi_config=OpenAPIConfig(title="Sluice", version=__version__, path="/docs"),
+        openapi_config=docs.openapi_config(),
         debug=False,
         logging_config=None,  # logging belongs to the process (sluice.logs), not the app
     )

@@ -17,6 +17,22 @@ from sluice.web.body import BodyReader
 from sluice.web.errors import http_error, log_unexpected
 from sluice.web.headers import request_id_of
 from sluice.web.observe import note_outcome
+from sluice.web.openapi import SECURITY, WRITE_ERRORS, ok, request_body, responses
+from sluice.web.schemas import CollectError, CollectRequest, CollectResult
+
+# The seed request (tests/web/test_collect.py).
+EXAMPLE_REQUEST = {
+    "messageBody": [
+        {
+            "eventType": "page_view",
+            "eventId": "p1",
+            "userId": "u1",
+            "properties": {"path": "/"},
+            "channel": "web",
+        }
+    ],
+    "messageHeaders": {"source": "sdk"},
+}
 
 
 def created_body(ping_id: str) -> dict[str, Any]:
@@ -52,7 +68,19 @@ def _on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[
 def router(
     access: AccessControl, ingest: IngestService, dialect: Dialect, body_reader: BodyReader
 ) -> Router:
-    @post("/collect/event", operation_id="collectEvents", status_code=201)
+    @post(
+        "/collect/event",
+        operation_id="collectEvents",
+        status_code=201,
+        security=SECURITY,
+        dependencies=request_body(CollectRequest, EXAMPLE_REQUEST, "Events, all or nothing."),
+        responses=responses(
+            _on_error,
+            CollectError,
+            WRITE_ERRORS,
+            {201: ok(CollectResult, created_body("5b0f1e0c-2f43-4a53-9f53-8a4d8d1b6f0e"))},
+        ),
+    )
     async def collect_events(request: Request[Any, Any, Any]) -> dict[str, Any]:
         """All or nothing; duplicates are dropped silently. Answers the request's pingId,
         which is stored with its events."""

@@ -17,6 +17,18 @@ from sluice.registry import MAX_PAGE, CustomerRegistry, document
 from sluice.web.auth import authorize
 from sluice.web.body import BodyReader
 from sluice.web.errors import sluice_error
+from sluice.web.openapi import (
+    READ_ERRORS,
+    SECURITY,
+    WRITE_ERRORS,
+    error_responses,
+    ok,
+    request_body,
+    responses,
+)
+from sluice.web.schemas import SluiceError
+from sluice.web.schemas_registry import Customer as CustomerShape
+from sluice.web.schemas_registry import CustomerPage, CustomerRequest
 from sluice.web.times import iso_millis
 
 DEFAULT_PAGE = 100
@@ -53,7 +65,28 @@ def _id(customer_id: str) -> str:
 def router(access: AccessControl, customers: CustomerRegistry, body_reader: BodyReader) -> Router:
     """The customer registry's routes over the services they use."""
 
-    @put(_ONE, operation_id="putCustomer")
+    example = {"aliases": ["ent_1"], "email": "ann@example.com", "attributes": {"plan": "pro"}}
+    stored = {
+        "id": "u1",
+        **example,
+        "createdAt": "2024-01-01T00:00:00.000Z",
+        "updatedAt": "2024-01-01T00:00:00.000Z",
+    }
+
+    @put(
+        _ONE,
+        operation_id="putCustomer",
+        dependencies=request_body(CustomerRequest, example, "The customer's fields."),
+        responses=responses(
+            sluice_error,
+            SluiceError,
+            WRITE_ERRORS,
+            {
+                200: ok(CustomerShape, stored, "Replaced."),
+                201: ok(CustomerShape, stored, "Created."),
+            },
+        ),
+    )
     async def put_customer(
         request: Request[Any, Any, Any], customer_id: FromPath[str]
     ) -> Response[Any]:
@@ -65,7 +98,13 @@ def router(access: AccessControl, customers: CustomerRegistry, body_reader: Body
         stored, created = await customers.put(grant.tenant, customer)
         return Response(render(stored), status_code=201 if created else 200)
 
-    @get(_ONE, operation_id="getCustomer")
+    @get(
+        _ONE,
+        operation_id="getCustomer",
+        responses=responses(
+            sluice_error, SluiceError, (*READ_ERRORS, 404), {200: ok(CustomerShape, stored)}
+        ),
+    )
     async def get_customer(
         request: Request[Any, Any, Any], customer_id: FromPath[str]
     ) -> dict[str, Any]:
@@ -75,14 +114,28 @@ def router(access: AccessControl, customers: CustomerRegistry, body_reader: Body
             raise NotFoundException(f"No customer with id {_id(customer_id)!r}.")
         return render(customer)
 
-    @delete(_ONE, operation_id="deleteCustomer", status_code=204)
+    @delete(
+        _ONE,
+        operation_id="deleteCustomer",
+        status_code=204,
+        responses=error_responses(sluice_error, SluiceError, (*READ_ERRORS, 404)),
+    )
     async def delete_customer(request: Request[Any, Any, Any], customer_id: FromPath[str]) -> None:
         """Delete a customer; its aliases and email become free for others."""
         grant = await authorize(request, access)
         if not await customers.delete(grant.tenant, _id(customer_id)):
             raise NotFoundException(f"No customer with id {_id(customer_id)!r}.")
 
-    @get("/v1/customers", operation_id="listCustomers")
+    @get(
+        "/v1/customers",
+        operation_id="listCustomers",
+        responses=responses(
+            sluice_error,
+            SluiceError,
+            READ_ERRORS,
+            {200: ok(CustomerPage, {"customers": [stored], "nextCursor": None, "hasMore": False})},
+        ),
+    )
     async def list_customers(
         request: Request[Any, Any, Any],
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
@@ -104,5 +157,6 @@ def router(access: AccessControl, customers: CustomerRegistry, body_reader: Body
         path="/",
         route_handlers=[put_customer, get_customer, delete_customer, list_customers],
         exception_handlers={Exception: sluice_error},
+        security=SECURITY,
         tags=["customers"],
     )

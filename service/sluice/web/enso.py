@@ -17,6 +17,28 @@ from sluice.web.body import BodyReader
 from sluice.web.errors import http_error, log_unexpected
 from sluice.web.headers import request_id_of
 from sluice.web.observe import note_outcome
+from sluice.web.openapi import SECURITY, WRITE_ERRORS, ok, request_body, responses
+from sluice.web.schemas import EnsoBatchRequest, EnsoBatchResult, EnsoError
+
+# The seed record (tests/web/test_enso.py) and its answer.
+EXAMPLE_REQUEST = {
+    "events": [
+        {
+            "CustomerEntityId": "ent_1",
+            "metric": "api_calls",
+            "value": 3,
+            "timestamp": "2023-11-07T05:31:56Z",
+            "metadata": {},
+            "eventId": "e-1",
+            "JobId": "job-A",
+        }
+    ]
+}
+EXAMPLE_RESULT = {
+    "status": "success",
+    "message": "Success",
+    "data": {"summary": {"success": 1, "failed": 0, "total": 1}, "failedRecords": []},
+}
 
 # Per-record (code, HTTP status, error text) by offending field; the documented codes are
 # 2001-2003, the rest are ours (docs/decisions.md).
@@ -90,7 +112,16 @@ def router(
     """Enso's route; `shared_path_routes` are other APIs' handlers on Enso's path (Vayu reads
     an event whose ref is `batch` at `/events/batch`), which must live in the same router."""
 
-    @post("/events/batch", operation_id="ensoIngestBatch", status_code=200)
+    @post(
+        "/events/batch",
+        operation_id="ensoIngestBatch",
+        status_code=200,
+        security=SECURITY,
+        dependencies=request_body(EnsoBatchRequest, EXAMPLE_REQUEST, "Usage records."),
+        responses=responses(
+            _on_error, EnsoError, WRITE_ERRORS, {200: ok(EnsoBatchResult, EXAMPLE_RESULT)}
+        ),
+    )
     async def ingest_batch(request: Request[Any, Any, Any]) -> dict[str, Any]:
         grant = await authorize(request, access)
         body = await body_reader.read(request)

@@ -12,6 +12,17 @@ from sluice.profiles import ProfileEvents
 from sluice.web.auth import authorize
 from sluice.web.body import BodyReader
 from sluice.web.errors import http_error, log_unexpected
+from sluice.web.openapi import SECURITY, WRITE_ERRORS, ok, request_body, responses
+from sluice.web.schemas import ProfilesError, ProfilesRequest, ProfilesResult
+
+# The seed request (tests/web/test_profiles.py) and its answer.
+EXAMPLE_REQUEST = {
+    "user": {"email": "ann@example.com"},
+    "event": {"update": {"firstname": "alexandru", "age": None}},
+}
+EXAMPLE_RESULT = {
+    "results": {"message": "Event created", "email": "Event was created for the specified user"}
+}
 
 # The documented 400s, keyed by the part of the request that is missing.
 _MISSING = {
@@ -46,7 +57,19 @@ def _on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[
 
 
 def router(access: AccessControl, profiles: ProfileEvents, body_reader: BodyReader) -> Router:
-    @post(["/v1/event", "/v1/event/"], operation_id="profilesCreateEvent", status_code=200)
+    @post(
+        ["/v1/event", "/v1/event/"],
+        operation_id="profilesCreateEvent",
+        status_code=200,
+        security=SECURITY,
+        dependencies=request_body(ProfilesRequest, EXAMPLE_REQUEST, "One event for one user."),
+        responses=responses(
+            _on_error,
+            ProfilesError,
+            (*WRITE_ERRORS, 404),
+            {200: ok(ProfilesResult, EXAMPLE_RESULT)},
+        ),
+    )
     async def create_event(request: Request[Any, Any, Any]) -> dict[str, Any]:
         grant = await authorize(request, access)
         body = await body_reader.read(request)

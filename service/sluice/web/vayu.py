@@ -20,7 +20,18 @@ from sluice.web.body import BodyReader
 from sluice.web.errors import sluice_error
 from sluice.web.headers import request_id_of
 from sluice.web.observe import note_outcome
-from sluice.web.openapi import operation_id
+from sluice.web.openapi import SECURITY, WRITE_ERRORS, ok, operation_id, request_body, responses
+from sluice.web.schemas import SluiceError, VayuIngestRequest, VayuIngestResult
+
+# The seed request (tests/fixtures/vayu_seed_request.json) and its answer.
+EXAMPLE_EVENT = {
+    "name": "api_call",
+    "timestamp": "2023-09-13T18:25:43.511Z",
+    "customerAlias": "customer_12345",
+    "ref": "4f6cf35x-2c4y-483z-a0a9-158621f77a21",
+    "data": {"key1": "processing_duration", "key2": "api_url"},
+}
+EXAMPLE_REQUEST = {"events": [EXAMPLE_EVENT]}
 
 
 def render_result(body: bytes, result: IngestOutcome) -> bytes:
@@ -49,7 +60,25 @@ def router(
 ) -> Router:
     """Vayu's routes over the services they use."""
 
-    @post(["/events", "/v2/events"], operation_id=operation_id("vayuIngestEvents"), status_code=200)
+    @post(
+        ["/events", "/v2/events"],
+        operation_id=operation_id("vayuIngestEvents"),
+        status_code=200,
+        security=SECURITY,
+        dependencies=request_body(VayuIngestRequest, EXAMPLE_REQUEST, "1 to 1000 events."),
+        responses=responses(
+            sluice_error,
+            SluiceError,
+            WRITE_ERRORS,
+            {
+                200: ok(
+                    VayuIngestResult,
+                    {"validEvents": [EXAMPLE_EVENT], "invalidEvents": []},
+                    "Each event valid or invalid; duplicates are invalid, the rest stored.",
+                )
+            },
+        ),
+    )
     async def ingest_events(request: Request[Any, Any, Any]) -> Response[bytes]:
         grant = await authorize(request, access)
         body = await body_reader.read(request)

@@ -26,6 +26,7 @@ from sluice.web.auth import authorize
 from sluice.web.body import BodyReader
 from sluice.web.customers import decode_cursor, encode_cursor
 from sluice.web.errors import sluice_error
+from sluice.web.openapi import SECURITY
 from sluice.web.times import iso_millis
 from sluice.web.vayu_events import limit_param
 
@@ -224,5 +225,6 @@ def router(access: AccessControl, customers: CustomerRegistry, body_reader: Body
             delete_customer,
         ],
         exception_handlers={Exception: _on_error},
+        security=SECURITY,
         tags=["vayu"],
     )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import unquote
 
 from litestar import Request, delete, get, post
 from litestar.exceptions import NotFoundException
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import QueryParameter
 
 from sluice.access import AccessControl
 from sluice.aggregation import admits, one_event
@@ -25,10 +26,16 @@ from sluice.vayu_ids import account_id
 from sluice.web.auth import authorize
 from sluice.web.body import BodyReader
 from sluice.web.errors import sluice_error
-from sluice.web.openapi import operation_id
+from sluice.web.openapi import READ_ERRORS, ok, operation_id, responses
+from sluice.web.schemas import EventPage, SluiceError
 from sluice.web.times import iso_millis
 
 DEFAULT_PAGE = 100
+_START = "ISO 8601 date-time, inclusive."
+_END = "ISO 8601 date-time, exclusive."
+_ALIAS = "Only this customer's events; `(none)` finds events stored without one."
+_LIMIT = "1 to 1000 (default 100); a whole number, also written `2.0`."
+_CURSOR = "`nextCursor` of the previous page."
 # What an event stored without a customer (collect without `userId`) reads back as:
 # Vayu's `customerAlias` is never empty (the SDK's read models refuse ""). The same word
 # filters for them in `GET /events?customerAlias=`.
@@ -129,9 +136,31 @@ def routes(
             raise InvalidParameter("refreshToken", "refreshToken is required.")
         return {"accessToken": await access.login(refresh_token)}
 
-    @get(["/events", "/v2/events"], operation_id=operation_id("vayuQueryEvents"))
-    async def query_events(request: Request[Any, Any, Any]) -> dict[str, Any]:
-        """Live events by time range and name, oldest first, with cursor pagination."""
+    @get(
+        ["/events", "/v2/events"],
+        operation_id=operation_id("vayuQueryEvents"),
+        responses=responses(
+            sluice_error,
+            SluiceError,
+            READ_ERRORS,
+            {200: ok(EventPage, {"events": [], "total": 0, "hasMore": False, "nextCursor": None})},
+        ),
+    )
+    async def query_events(
+        request: Request[Any, Any, Any],
+        start_time: Annotated[
+            str | None, QueryParameter(query="startTime", description=_START)
+        ] = None,
+        end_time: Annotated[str | None, QueryParameter(query="endTime", description=_END)] = None,
+        event_name: Annotated[str | None, QueryParameter(query="eventName")] = None,
+        customer_alias: Annotated[
+            str | None, QueryParameter(query="customerAlias", description=_ALIAS)
+        ] = None,
+        limit: Annotated[str | None, QueryParameter(query="limit", description=_LIMIT)] = None,
+        cursor: Annotated[str | None, QueryParameter(query="cursor", description=_CURSOR)] = None,
+    ) -> dict[str, Any]:
+        """Live events by time range and name, oldest first, with cursor pagination. (The
+        parameters are declared for the OpenAPI document; each is read below, as before.)"""
         grant = await authorize(request, access)
         cursor = request.query_params.get("cursor")
         query = EventQuery(

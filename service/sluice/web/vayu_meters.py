@@ -21,6 +21,7 @@ from sluice.web.auth import authorize
 from sluice.web.body import BodyReader
 from sluice.web.customers import decode_cursor, encode_cursor
 from sluice.web.errors import sluice_error
+from sluice.web.openapi import SECURITY
 from sluice.web.times import iso_millis
 from sluice.web.vayu_events import limit_param
 
@@ -170,5 +171,6 @@ def router(access: AccessControl, metering: Metering, body_reader: BodyReader) -
             delete_measurement,
         ],
         exception_handlers={Exception: sluice_error},
+        security=SECURITY,
         tags=["vayu"],
     )

@@ -18,6 +18,7 @@ from sluice.usage import MAX_METERS, UsageRequest, UsageService
 from sluice.web.auth import authorize
 from sluice.web.body import BodyReader
 from sluice.web.errors import sluice_error
+from sluice.web.openapi import SECURITY
 from sluice.web.times import iso_millis
 
 FIELDS = ("customerId", "customerIdPattern", "period", "meters", "groupBy", "fillDates")
@@ -104,5 +105,6 @@ def router(
         path="/",
         route_handlers=[aggregation, *shared_path_routes],
         exception_handlers={Exception: sluice_error},
+        security=SECURITY,
         tags=["vayu"],
     )
