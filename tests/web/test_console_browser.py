@@ -129,6 +129,7 @@ def test_live_events_refusals_customer_and_usage(tenants, browser) -> None:
     refused = acme.send("bad-1", name=None)
     reason = refused["invalidEvents"][0]["error"]
     sync_api.expect(page.locator("#rejections .reason").first).to_contain_text(reason)
+    sync_api.expect(page.locator("#rejections .reason").first).to_be_visible()  # not folded
     shot(page, "live")
 
     # Filters and pause/resume: paused, nothing new is shown; resumed, it arrives from the

@@ -272,8 +272,12 @@ function renderRejections() {
         el(
           "details",
           {},
-          el("summary", {}, `${refusal.at} · ${refusal.source} · ${refusal.name || "(no name)"} · ${refusal.reason}`),
-          el("p", { class: "reason" }, `${refusal.message}${refusal.field ? ` (field ${refusal.field})` : ""}`),
+          el(
+            "summary",
+            {},
+            `${refusal.at} · ${refusal.source} · ${refusal.name || "(no name)"} · ${refusal.reason}: `,
+            el("span", { class: "reason" }, `${refusal.message}${refusal.field ? ` (field ${refusal.field})` : ""}`),
+          ),
           el("p", {}, `request ${refusal.requestId}`),
           el("pre", {}, pretty(refusal.event)),
         ),
