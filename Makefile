@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: run install check test test-rust test-py c-compiler fuzz build dev lint fmt proto bench wheel clean mutation mutation-rust mutation-py
+.PHONY: run install check test test-rust test-py c-compiler chromium fuzz build dev lint fmt proto bench wheel clean mutation mutation-rust mutation-py
 
 $(VENV)/.created:
 	python3 -m venv $(VENV)
@@ -37,13 +37,17 @@ check: lint test
 
 # The whole suite: pure-Rust unit tests, a short fuzz of every request parser, then pytest
 # (which also starts real servers).
-test: build test-rust fuzz c-compiler test-py
+test: build test-rust fuzz c-compiler chromium test-py
 
 # tests/faults builds an LD_PRELOAD shim (a failing fsync) with it; in CI (CI=true) that test
 # fails rather than skips without one. Debian's gcc, as `bench` gets wrk.
 c-compiler:
 	command -v cc >/dev/null || command -v gcc >/dev/null || \
 		(apt-get update -qq && apt-get install -y -qq gcc)
+
+# tests/web/test_console_browser.py drives it headless through Playwright; Debian's chromium.
+chromium:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
 test-rust:
 	cargo test --quiet

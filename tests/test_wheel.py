@@ -105,3 +105,11 @@ def test_the_wheel_serves_from_a_fresh_venv_without_cargo(wheel: Path, tmp_path:
     finally:
         server.terminate()
         assert server.wait(timeout=30) == 0
+
+
+def test_the_wheel_ships_the_console_s_files(wheel: Path) -> None:
+    import zipfile
+
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for asset in ("index.html", "console.js", "console.css"):
+        assert f"sluice/web/static/console/{asset}" in names, asset

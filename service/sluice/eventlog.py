@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from sluice._core import parse_timestamp
@@ -108,7 +108,7 @@ class EventLog:
         deleted = await self._store.delete_events_by_id(tenant, ids, self._clock_us(), name)
         return self._readable(deleted)
 
-    async def follow(self, tenant: str, after_offset: int) -> AsyncIterator[StoredEvent]:
+    async def follow(self, tenant: str, after_offset: int) -> AsyncGenerator[StoredEvent]:
         """The tenant's live events with an offset above after_offset, in offset order, then
         each new one as it is committed. Ends only when the log is closed.
 

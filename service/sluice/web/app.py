@@ -21,9 +21,11 @@ from sluice.metrics import Metrics
 from sluice.readiness import Readiness
 from sluice.web import (
     collect,
+    console,
     customers,
     docs,
     enso,
+    event_stream,
     observe,
     profiles,
     rejections,
@@ -148,6 +150,8 @@ def create_app(gateway: Gateway, *, own_gateway: bool = False) -> Litestar:
             collect.router(access, ingest, dialects.collect, body_reader),
             customers.router(access, gateway.customers, body_reader),
             rejections.router(access, gateway.rejections),
+            event_stream.router(access, gateway.events),
+            console.router(),
             vayu_customers.router(access, gateway.customers, body_reader),
             vayu_meters.router(access, gateway.metering, body_reader),
             vayu_usage.router(
