@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sluice.web.event_stream import with_keepalives
+from sluice.web.event_stream import REVOKED, with_keepalives
 from tests.conftest import ServerProcess, mint_key
 
 
@@ -142,3 +143,30 @@ def test_a_quiet_stream_sends_keepalives_and_keeps_the_pending_read() -> None:
         return out
 
     assert asyncio.run(main()) == ["keepalive", "keepalive"]
+
+
+def test_a_revoked_key_ends_the_stream_quiet_or_not() -> None:
+    """The stream asks whether its key still authenticates every re-check interval, also while
+    no event comes, and ends with a `revoked` message once it does not."""
+
+    async def quiet() -> AsyncIterator[Any]:
+        await asyncio.sleep(10)
+        yield "never"
+
+    answers = iter([True, True, False])
+    asked: list[float] = []
+
+    async def allowed() -> bool:
+        asked.append(time.monotonic())
+        return next(answers)
+
+    async def main() -> list[Any]:
+        stream = with_keepalives(quiet(), every=5.0, allowed=allowed, recheck=0.05)
+        started = time.monotonic()
+        messages = [message async for message in stream]
+        assert time.monotonic() - started < 1
+        return messages
+
+    messages = asyncio.run(main())
+    assert len(asked) == 3
+    assert [(m.event, m.data) for m in messages] == [("revoked", REVOKED)]

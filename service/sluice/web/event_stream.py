@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncGenerator, AsyncIterator
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from litestar import Request, Router, get
@@ -17,18 +18,20 @@ from litestar.params import QueryParameter
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
-from sluice.access import AccessControl
-from sluice.errors import InvalidParameter
+from sluice.access import STREAM_RECHECK_SECONDS, AccessControl
+from sluice.errors import InvalidParameter, StoreUnavailable, Unauthenticated
 from sluice.eventlog import EventLog
 from sluice.model import StoredEvent
 from sluice.web.auth import authorize
 from sluice.web.errors import sluice_error
+from sluice.web.headers import scope_header
 from sluice.web.vayu_events import render_event
 
 # A comment line this often keeps idle connections open through proxies and lets a client
 # tell a quiet stream from a dead one.
 KEEPALIVE_SECONDS = 15.0
 _MAX_OFFSET = 2**63 - 1
+REVOKED = "The API key of this stream was revoked."
 
 
 def message(event: StoredEvent) -> ServerSentEventMessage:
@@ -39,24 +42,45 @@ def message(event: StoredEvent) -> ServerSentEventMessage:
 
 
 async def with_keepalives(
-    events: AsyncIterator[StoredEvent], every: float = KEEPALIVE_SECONDS
+    events: AsyncIterator[StoredEvent],
+    every: float = KEEPALIVE_SECONDS,
+    allowed: Callable[[], Awaitable[bool]] | None = None,
+    recheck: float = STREAM_RECHECK_SECONDS,
 ) -> AsyncGenerator[ServerSentEventMessage]:
     """Each event as a message, and a comment after every `every` seconds without one. The
-    pending read is never cancelled by a keepalive, only when the client goes away."""
+    pending read is never cancelled by a keepalive, only when the client goes away.
+
+    With `allowed`, the stream asks it every `recheck` seconds, quiet or not, and ends with a
+    `revoked` message once it answers False: a revoked key's stream stops within the bound new
+    requests see (the key cache's lifetime plus one re-check), as gRPC streams do."""
     pending: asyncio.Task[StoredEvent] | None = None
+    quiet_since = checked = time.monotonic()
     try:
         while True:
             if pending is None:
                 pending = asyncio.ensure_future(anext(events))
-            done, _ = await asyncio.wait((pending,), timeout=every)
+            now = time.monotonic()
+            wait = every - (now - quiet_since)
+            if allowed is not None:
+                wait = min(wait, recheck - (now - checked))
+            done, _ = await asyncio.wait((pending,), timeout=max(0.0, wait))
+            now = time.monotonic()
+            if allowed is not None and now - checked >= recheck:
+                checked = now
+                if not await allowed():
+                    yield ServerSentEventMessage(event="revoked", data=REVOKED)
+                    return
             if not done:
-                yield ServerSentEventMessage(comment="keepalive")
+                if now - quiet_since >= every:
+                    quiet_since = now
+                    yield ServerSentEventMessage(comment="keepalive")
                 continue
             try:
                 event = pending.result()
             except StopAsyncIteration:  # the log closed: the server is stopping
                 return
             pending = None
+            quiet_since = now
             yield message(event)
     finally:
         if pending is not None:
@@ -86,13 +110,25 @@ def router(access: AccessControl, events: EventLog) -> Router:
         then each as it is committed; a `: keepalive` comment every 15 s when quiet."""
         grant = await authorize(request, access)
         start = _resume_from(after, request.headers.get("last-event-id"))
+        credential = scope_header(request.scope, b"authorization")
+
+        async def allowed() -> bool:
+            """Whether the stream's key still authenticates (a store that cannot answer the
+            check does not end the stream)."""
+            try:
+                await access.authenticate(credential)
+            except Unauthenticated:
+                return False
+            except StoreUnavailable:
+                return True
+            return True
 
         async def messages() -> AsyncGenerator[ServerSentEventMessage]:
             # Closed in order when the client goes away: the follower leaves the log at once.
             followed = events.follow(grant.tenant, start)
             async with (
                 contextlib.aclosing(followed),
-                contextlib.aclosing(with_keepalives(followed)) as sent,
+                contextlib.aclosing(with_keepalives(followed, allowed=allowed)) as sent,
             ):
                 async for item in sent:
                     yield item
