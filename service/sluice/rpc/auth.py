@@ -55,10 +55,13 @@ def _replaced(handler: Handler, behavior: Callable[..., Any]) -> Handler:
 class _Call:
     """One call's record for its access line: start, grant, events of ingest responses."""
 
-    __slots__ = ("accepted", "grant", "rejected", "started")
+    __slots__ = ("accepted", "grant", "peer", "rejected", "started")
 
-    def __init__(self) -> None:
+    def __init__(self, context: Context) -> None:
         self.started = time.perf_counter()
+        # Read now, while the call is live: grpc.aio may crash the process (SIGSEGV, seen
+        # under load) when a finished, cancelled call's context is asked for its peer.
+        self.peer = context.peer()
         self.grant: Grant | None = None
         self.accepted: int | None = None
         self.rejected = 0
@@ -81,9 +84,7 @@ class Authenticator:
         self._metrics = metrics
         self._in_flight = metrics.child(metrics.in_flight, "grpc")
 
-    def count(
-        self, method: str, code: grpc.StatusCode | None, call: _Call, context: Context
-    ) -> None:
+    def count(self, method: str, code: grpc.StatusCode | None, call: _Call) -> None:
         """One sample per finished call, by method name and final status, its latency, and its
         access line (tenant, key, peer, an ingest's events)."""
         if isinstance(code, grpc.StatusCode):
@@ -98,7 +99,7 @@ class Authenticator:
             "method": method,
             "status": status,
             "duration_ms": round(seconds * 1000, 3),
-            "client": context.peer(),
+            "client": call.peer,
         }
         if call.grant is not None:
             line["tenant"], line["key_id"] = call.grant.tenant, call.grant.key_id
@@ -117,7 +118,7 @@ class Authenticator:
             if refusal is None:
                 raise
             # Counted before the abort: the client may see the status before a `finally` runs.
-            self.count(method, refusal.code, call, context)
+            self.count(method, refusal.code, call)
             await refusal.abort(context)
         call.grant = grant
         return grant.tenant
@@ -141,7 +142,7 @@ class Authenticator:
         if handler.response_streaming:
 
             async def streaming(request: Any, context: Context) -> AsyncIterator[Any]:
-                call = _Call()
+                call = _Call(context)
                 self._in_flight.inc()
                 try:
                     tenant = await self.authorize(method, context, call)
@@ -170,12 +171,12 @@ class Authenticator:
                 finally:
                     revoked.cancel()
                     self._in_flight.dec()
-                    self.count(method, context.code(), call, context)
+                    self.count(method, context.code(), call)
 
             return _replaced(handler, streaming)
 
         async def unary(request: Any, context: Context) -> Any:
-            call = _Call()
+            call = _Call(context)
             self._in_flight.inc()
             try:
                 tenant = await self.authorize(method, context, call)
@@ -185,7 +186,7 @@ class Authenticator:
             finally:
                 self._in_flight.dec()
                 if call.grant is not None:  # a refusal was counted in authorize
-                    self.count(method, context.code(), call, context)
+                    self.count(method, context.code(), call)
 
         return _replaced(handler, unary)
 
