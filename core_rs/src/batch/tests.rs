@@ -273,3 +273,24 @@ fn stored_payloads_that_a_reader_cannot_carry_are_named() {
     assert!(payload_problem(r#"{"n":1e400}"#).is_some());
     assert!(payload_problem("{").is_some());
 }
+
+#[test]
+fn numbers_no_double_carries_are_refused_and_quoted() {
+    assert_eq!(
+        readable_numbers("data", "data", &object(r#"{"a":[1,2.5]}"#)),
+        Ok(())
+    );
+    let huge = format!(r#"{{"n":1{}}}"#, "0".repeat(400));
+    let Err(refused) = readable_numbers("data", "data.n", &object(&huge)) else {
+        panic!("an integer beyond the double range was let through");
+    };
+    assert_eq!(refused.field, "data");
+    // Quoted in part: the first 40 characters and an ellipsis.
+    let quoted = format!("data.n holds the number 1{}...,", "0".repeat(39));
+    assert!(refused.message.starts_with(&quoted), "{}", refused.message);
+    // A number of exactly the quoted length is quoted whole, without an ellipsis.
+    let forty = format!("1{}", "0".repeat(39));
+    assert!(!unreadable_message("x", &forty).contains("..."));
+    assert!(unreadable_message("x", &format!("{forty}0")).contains("..."));
+    assert!(readable_numbers("f", "f", &object(r#"{"tiny":1e-400}"#)).is_err());
+}
