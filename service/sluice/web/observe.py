@@ -50,23 +50,18 @@ def in_flight(metrics: Metrics) -> Any:
     return wrap
 
 
-# handler -> its name if it is ours, "" if Litestar's.
-_handler_names: dict[int, str] = {}
-
-
 def route_label(scope: Scope) -> str:
     """Our handlers by name; a handler Litestar brings (the docs pages, named `_handler` or
     `handle_schema_path_not_found`) by its path template; `unmatched` for no route."""
     handler = scope.get("route_handler")
     if handler is None:
         return "unmatched"
-    name = _handler_names.get(id(handler))
-    if name is None:
-        module = getattr(handler.fn, "__module__", "") or ""
-        name = _handler_names[id(handler)] = (
-            handler.handler_name if module.startswith("sluice.") else ""
-        )
-    return name or scope.get("path_template") or min(handler.paths)
+    # Not cached by id(handler): an id is reused once its handler is gone (a new app in the same
+    # process), and the label would then name another route.
+    module = getattr(handler.fn, "__module__", "") or ""
+    if module.startswith("sluice."):
+        return str(handler.handler_name)
+    return str(scope.get("path_template") or min(handler.paths))
 
 
 def record_response(metrics: Metrics, scope: Scope, status: int, request_id: str) -> None:
