@@ -15,9 +15,20 @@ from sluice.model import EventQuery, StoredEvent
 from sluice.readable import UnreadableEvents
 from sluice.storage import EventStore
 
-__all__ = ["MAX_PAGE", "EventLog", "EventPage", "decode_cursor", "encode_cursor", "parse_timestamp"]
+__all__ = [
+    "MAX_OFFSET",
+    "MAX_PAGE",
+    "EventLog",
+    "EventPage",
+    "decode_cursor",
+    "encode_cursor",
+    "parse_timestamp",
+]
 
 MAX_PAGE = 1000
+# The highest offset a log can hold: offsets are signed 64-bit in both stores (gRPC's field is
+# unsigned, HTTP's a decimal), so a position past it names no event.
+MAX_OFFSET = 2**63 - 1
 # How long a follower waits for a wake-up before it reads the log again anyway. Commits made
 # by this process wake followers at once; this bounds the delay only for events written by
 # another process on the same store (a second instance, the CLI).

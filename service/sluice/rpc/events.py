@@ -10,7 +10,7 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from sluice.errors import InvalidParameter
-from sluice.eventlog import MAX_PAGE, EventLog, decode_cursor, encode_cursor
+from sluice.eventlog import MAX_OFFSET, MAX_PAGE, EventLog, decode_cursor, encode_cursor
 from sluice.model import EventQuery, StoredEvent
 from sluice.rpc.auth import Authenticator, Context
 from sluice.rpc.status import Refusal, abort_for, bad_request
@@ -18,7 +18,6 @@ from sluice.v1 import events_pb2
 
 SERVICE_NAME = "sluice.v1.EventService"
 
-_MAX_OFFSET = 2**63 - 1  # offsets are signed 64-bit in the store; the proto field is unsigned
 _STOPPING = Refusal(
     grpc.StatusCode.UNAVAILABLE,
     "the server is stopping; subscribe again after the last offset received",
@@ -115,7 +114,7 @@ def handler(log: EventLog, authenticator: Authenticator) -> grpc.GenericRpcHandl
     async def subscribe(
         request: events_pb2.SubscribeRequest, context: Context, tenant: str
     ) -> AsyncIterator[events_pb2.SubscribeResponse]:
-        after = min(request.after_offset, _MAX_OFFSET)
+        after = min(request.after_offset, MAX_OFFSET)
         try:
             async for event in log.follow(tenant, after):
                 yield events_pb2.SubscribeResponse(event=stored_event(event))

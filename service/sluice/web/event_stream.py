@@ -20,7 +20,7 @@ from litestar.response.sse import ServerSentEventMessage
 
 from sluice.access import STREAM_RECHECK_SECONDS, AccessControl
 from sluice.errors import InvalidParameter, StoreUnavailable, Unauthenticated
-from sluice.eventlog import EventLog
+from sluice.eventlog import MAX_OFFSET, EventLog
 from sluice.model import StoredEvent
 from sluice.web.auth import authorize
 from sluice.web.errors import sluice_error
@@ -30,7 +30,6 @@ from sluice.web.vayu_events import render_event
 # A comment line this often keeps idle connections open through proxies and lets a client
 # tell a quiet stream from a dead one.
 KEEPALIVE_SECONDS = 15.0
-_MAX_OFFSET = 2**63 - 1
 REVOKED = "The API key of this stream was revoked."
 
 
@@ -95,7 +94,7 @@ def _resume_from(after: int | None, last_event_id: str | None) -> int:
         return after
     if not last_event_id:
         return 0
-    if not last_event_id.isdigit() or int(last_event_id) > _MAX_OFFSET:
+    if not last_event_id.isdigit() or int(last_event_id) > MAX_OFFSET:
         raise InvalidParameter("Last-Event-ID", "Last-Event-ID must be an event offset.")
     return int(last_event_id)
 
@@ -104,7 +103,7 @@ def router(access: AccessControl, events: EventLog) -> Router:
     @get("/v1/events/stream", operation_id="streamEvents")
     async def stream_events(
         request: Request[Any, Any, Any],
-        after: Annotated[int | None, QueryParameter(ge=0, le=_MAX_OFFSET)] = None,
+        after: Annotated[int | None, QueryParameter(ge=0, le=MAX_OFFSET)] = None,
     ) -> ServerSentEvent:
         """The tenant's live events in offset order, from after `after` (or `Last-Event-ID`),
         then each as it is committed; a `: keepalive` comment every 15 s when quiet."""
