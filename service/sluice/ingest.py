@@ -59,14 +59,9 @@ class IngestService:
         self._admission.check(tenant)  # before parsing: refusing a flood stays cheap
         now = self._clock_us()
         batch = dialect.parse(body, tenant, now, receipt)
-        rows: Sequence[EventRow] = batch.events
-        rejected = [Rejection(*rejection) for rejection in batch.rejected]
-        if dialect.screen is not None:
-            rows, screened_out = await dialect.screen(tenant, rows)
-            rejected.extend(screened_out)
+        rows, rejected = await self._screen(dialect, tenant, batch)
         if batch.dry_run:
-            # Validation only: the would-be accepted events are reported, nothing is claimed.
-            return IngestOutcome(batch, [row.index for row in rows], sorted(rejected))
+            return _validated(batch, rows, rejected)
         self._count_parsed(dialect.source, batch.total, rejected)
         if dialect.refuse_batch is not None:
             invalid = [rejection for rejection in rejected if rejection.reason == INVALID]
@@ -119,12 +114,19 @@ class IngestService:
         Every valid event is reported accepted; its row is in the outcome's batch.
         """
         batch = dialect.parse(body, tenant, self._clock_us(), "")
+        return _validated(batch, *await self._screen(dialect, tenant, batch))
+
+    @staticmethod
+    async def _screen(
+        dialect: Dialect, tenant: str, batch: _core.Batch
+    ) -> tuple[Sequence[EventRow], list[Rejection]]:
+        """The batch's valid rows that pass the dialect's screen, and every refusal so far."""
         rows: Sequence[EventRow] = batch.events
         rejected = [Rejection(*rejection) for rejection in batch.rejected]
         if dialect.screen is not None:
             rows, screened_out = await dialect.screen(tenant, rows)
             rejected.extend(screened_out)
-        return IngestOutcome(batch, [row.index for row in rows], sorted(rejected))
+        return rows, rejected
 
     async def commit(
         self,
@@ -219,3 +221,10 @@ class IngestService:
                 Rejection(row.index, DUPLICATE, dialect.key_field, dialect.duplicate_message)
             )
         return rejections
+
+
+def _validated(
+    batch: _core.Batch, rows: Sequence[EventRow], rejected: list[Rejection]
+) -> IngestOutcome:
+    """A validation's outcome: the would-be accepted events reported, nothing claimed."""
+    return IngestOutcome(batch, [row.index for row in rows], sorted(rejected))
