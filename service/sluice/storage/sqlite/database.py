@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+from sluice.storage.sqlite import usage_index
 from sluice.storage.sqlite.checkpointer import Checkpointer
 from sluice.storage.sqlite.connection import (
     SYNCHRONOUS_LEVELS,
@@ -19,7 +20,7 @@ from sluice.storage.sqlite.connection import (
     unavailable,
 )
 from sluice.storage.sqlite.schema import migrate
-from sluice.storage.sqlite.writer import GroupCommitter
+from sluice.storage.sqlite.writer import GroupCommitter, Projection
 
 T = TypeVar("T")
 
@@ -50,6 +51,9 @@ class SqliteDatabase:
             ),
             busy_timeout_ms,
             group_commit=group_commit,
+            projection=Projection(
+                usage_index.project, usage_index.PROJECT_ROWS, usage_index.IDLE_SECONDS
+            ),
         )
         self._checkpointer = Checkpointer(
             lambda: connect(self.path, self._busy_timeout_ms, self._synchronous),

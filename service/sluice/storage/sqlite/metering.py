@@ -16,9 +16,8 @@ from sluice.storage.metering_sql import (
     measurements_sql,
     meter,
     meter_params,
-    usage_events_params,
-    usage_events_sql,
 )
+from sluice.storage.sqlite import usage_index
 from sluice.storage.sqlite.database import SqliteDatabase
 
 
@@ -111,7 +110,8 @@ class SqliteMeterStore(SqliteDatabase):
 
 
 class SqliteUsageStore(SqliteDatabase):
-    """UsageStore over SQLite: range scans of events_by_customer on a WAL reader."""
+    """UsageStore over SQLite: usage events through the usage index the writer projects
+    after commits (usage_index.py), measurements by their (tenant, customer, day) index."""
 
     async def usage_events(
         self,
@@ -123,15 +123,22 @@ class SqliteUsageStore(SqliteDatabase):
     ) -> list[StoredEvent]:
         def read(conn: sqlite3.Connection) -> list[StoredEvent]:
             events: list[StoredEvent] = []
-            for chunk in chunks(customers):
-                sql = usage_events_sql("?", len(chunk), len(names), start, end)
-                params = usage_events_params(tenant, chunk, names, start, end)
-                events += [StoredEvent(*row) for row in conn.execute(sql, params)]
+            conn.execute("BEGIN")  # one snapshot for the projection's mark, index and tail
+            try:
+                for chunk in chunks(customers):
+                    events += usage_index.usage_events(conn, tenant, chunk, names, start, end)
+            finally:
+                conn.execute("COMMIT")
             return events
 
         if not customers or not names:
             return []
         return await self._read(read)
+
+    async def project_usage(self, limit: int = usage_index.PROJECT_LIMIT) -> int:
+        """Project up to `limit` waiting events into the usage index now, as the writer does by
+        itself after commits and when idle; how many are still waiting (tests, benchmarks)."""
+        return await self._writer.call(lambda conn: usage_index.project(conn, limit))
 
     async def usage_measurements(
         self, tenant: str, customer_ids: Sequence[str], start: int | None, end: int | None

@@ -185,6 +185,27 @@ MIGRATIONS = [
         PRIMARY KEY (tenant, source, reason)
     ) STRICT, WITHOUT ROWID;
     """,
+    # Usage reads move from an index every append paid for to a projection built after commit
+    # (usage_index.py). The mark starts at 0: the writer projects existing events in steps
+    # after start-up (reads are exact meanwhile, by scanning what is not projected yet), so an
+    # upgrade does not hold up the first start.
+    """
+    CREATE TABLE usage_index (
+        tenant TEXT NOT NULL,
+        bucket INTEGER NOT NULL,
+        customer TEXT NOT NULL,
+        name TEXT NOT NULL,
+        timestamp INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (tenant, bucket, customer, name, timestamp, seq)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE projections (
+        name TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL
+    ) STRICT;
+    INSERT INTO projections (name, seq) VALUES ('usage', 0);
+    DROP INDEX events_by_customer;
+    """,
 ]
 
 

@@ -1,5 +1,6 @@
 """The SQLite store's writer: one thread owns the write connection and group-commits appends;
-every other write runs alone in its own transaction on the same thread.
+every other write runs alone in its own transaction on the same thread, and so does the
+maintenance of derived rows (a Projection) between them.
 
 This is the only place the SQLite store reads the Rust core's event rows (`_insert_params`).
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import sqlite3
 import threading
@@ -21,6 +23,7 @@ from sluice.storage.group_commit import PendingAppend, next_group, settle, settl
 from sluice.storage.sqlite.connection import unavailable
 
 T = TypeVar("T")
+_log = logging.getLogger(__name__)
 
 INSERT_EVENT = """
     INSERT INTO events (log_offset, tenant, id, source, name, customer, timestamp, value,
@@ -43,6 +46,18 @@ class _Call:
 _STOP = _Call(fn=lambda conn: None, future=None, loop=None)  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True)
+class Projection:
+    """Rows derived from the events that the writer builds after commits, off the appends' path:
+    once `batch_rows` events were appended since it last ran, or once the writer has been idle
+    for `idle_seconds` with some waiting. `run(conn)` projects some (inside a transaction the
+    writer opens) and says how many are still waiting."""
+
+    run: Callable[[sqlite3.Connection], int]
+    batch_rows: int
+    idle_seconds: float
+
+
 @dataclass
 class GroupCommitter:
     """Owns the write connection on one thread. Appends queued while a commit runs are
@@ -63,6 +78,10 @@ class GroupCommitter:
     observer: Callable[[int, float, float], None] | None = None
     # Off: every append is its own transaction (Settings.group_commit; benchmarks only).
     group_commit: bool = True
+    projection: Projection | None = None
+    # Events appended and not projected yet, as far as the writer knows: it starts at 1 so the
+    # first idle moment asks `run` itself, which knows what an earlier process left.
+    _unprojected: int = 1
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="sluice-group-commit", daemon=True)
@@ -112,10 +131,22 @@ class GroupCommitter:
         except queue.Empty:
             return None
 
+    def _next_job(self) -> PendingAppend | _Call:
+        """The next job, projecting whenever the queue stays empty for the idle time while
+        events wait to be projected."""
+        projection = self.projection
+        while projection is not None and self._unprojected > 0:
+            try:
+                return self._jobs.get(timeout=projection.idle_seconds)
+            except queue.Empty:
+                if not self._project():
+                    break  # failed (a full disk, say): try again after the next commit
+        return self._jobs.get()
+
     def _run(self) -> None:
         pending: object | None = None
         while True:
-            job = pending if pending is not None else self._jobs.get()
+            job = pending if pending is not None else self._next_job()
             pending = None
             if job is _STOP:
                 break
@@ -125,6 +156,8 @@ class GroupCommitter:
             assert isinstance(job, PendingAppend)
             group, pending = next_group(job, self._waiting) if self.group_commit else ([job], None)
             self._commit_group(group)
+            if self.projection is not None and self._unprojected >= self.projection.batch_rows:
+                self._project()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -188,6 +221,26 @@ class GroupCommitter:
             settle_group([(job, None) for job in group], error=exc)
             return
         settle_group(list(zip(group, results, strict=True)))
+        self._unprojected += sum(len(job.rows) for job in group)
+
+    def _project(self) -> bool:
+        """Run the projection in a transaction of its own; False if it failed. What it derives
+        can always be derived again, so a failure fails no request: it is retried later, and
+        readers meanwhile read the events it did not cover from the events table."""
+        assert self.projection is not None
+        try:
+            conn = self._connection(time.monotonic())
+            conn.execute("BEGIN IMMEDIATE")
+            waiting = self.projection.run(conn)
+            conn.execute("COMMIT")
+        except Exception:
+            # An outage, or a bug in `run`: either way the writer must live on for appends.
+            _log.warning("projection failed; retried later", exc_info=True)
+            self._rollback()
+            return False
+        self.commits += 1
+        self._unprojected = waiting
+        return True
 
     def _run_call(self, call: _Call) -> None:
         try:
