@@ -26,7 +26,7 @@ from bench import servers
 from bench.report import Figure, common_arguments, finish
 from sluice import _core
 from sluice.api_keys import ApiKeys
-from sluice.storage.sqlite import SqliteStore
+from sluice.storage.sqlite import SqliteStore, usage_index
 from sluice.storage.sqlite.schema import MIGRATIONS
 from sluice.storage.sqlite.writer import INSERT_EVENT
 
@@ -123,6 +123,10 @@ def bulk_load(db: Path, rows: Iterator[tuple[object, ...]], count: int) -> sqlit
         conn.execute("COMMIT")
     for _name, sql in indexes:
         conn.execute(sql)
+    # Projected, as the writer would have done while these events arrived (usage_index.py).
+    conn.execute("BEGIN")
+    usage_index.project(conn, limit=count)
+    conn.execute("COMMIT")
     conn.execute("PRAGMA journal_mode = WAL")
     return conn
 

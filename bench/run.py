@@ -21,6 +21,7 @@ from bench import (
     bench_grpc,
     bench_http,
     bench_startup,
+    bench_store,
     bench_usage,
 )
 from bench.report import Figure, load_average, machine, table
@@ -30,6 +31,7 @@ SUITES: dict[str, Callable[[list[str]], list[Figure]]] = {
     "http": bench_http.main,
     "grpc": bench_grpc.main,
     "durability": bench_durability.main,
+    "store": bench_store.main,
     "startup": bench_startup.main,
     "usage": bench_usage.main,
 }

@@ -71,3 +71,10 @@ def test_usage() -> None:
     out = smoke("bench_usage")
     assert "usage query p50, 1 customer x 1 month by day, 3 meters" in out
     assert "ingest with 10 meters defined" in out
+
+
+def test_store() -> None:
+    out = smoke("bench_store")
+    assert "SQLite store alone, 1000-event appends, store of 5,000 events" in out
+    assert "(usage index inline, no projection)" in out
+    assert "usage read p50, 1 customer" in out
