@@ -134,10 +134,9 @@ class GroupCommitter:
     def _next_job(self) -> PendingAppend | _Call:
         """The next job, projecting whenever the queue stays empty for the idle time while
         events wait to be projected."""
-        projection = self.projection
-        while projection is not None and self._unprojected > 0:
+        while self.projection is not None and self._unprojected > 0:
             try:
-                return self._jobs.get(timeout=projection.idle_seconds)
+                return self._jobs.get(timeout=self.projection.idle_seconds)
             except queue.Empty:
                 if not self._project():
                     break  # failed (a full disk, say): try again after the next commit
@@ -227,11 +226,13 @@ class GroupCommitter:
         """Run the projection in a transaction of its own; False if it failed. What it derives
         can always be derived again, so a failure fails no request: it is retried later, and
         readers meanwhile read the events it did not cover from the events table."""
-        assert self.projection is not None
+        projection = self.projection
+        if projection is None:
+            return True
         try:
             conn = self._connection(time.monotonic())
             conn.execute("BEGIN IMMEDIATE")
-            waiting = self.projection.run(conn)
+            waiting = projection.run(conn)
             conn.execute("COMMIT")
         except Exception:
             # An outage, or a bug in `run`: either way the writer must live on for appends.
