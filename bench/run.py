@@ -20,6 +20,7 @@ from bench import (
     bench_durability,
     bench_grpc,
     bench_http,
+    bench_layout,
     bench_startup,
     bench_store,
     bench_usage,
@@ -32,6 +33,7 @@ SUITES: dict[str, Callable[[list[str]], list[Figure]]] = {
     "grpc": bench_grpc.main,
     "durability": bench_durability.main,
     "store": bench_store.main,
+    "layout": bench_layout.main,
     "startup": bench_startup.main,
     "usage": bench_usage.main,
 }

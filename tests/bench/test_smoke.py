@@ -78,3 +78,9 @@ def test_store() -> None:
     assert "SQLite store alone, 1000-event appends, store of 5,000 events" in out
     assert "(usage index inline, no projection)" in out
     assert "usage read p50, 1 customer" in out
+
+
+def test_layout() -> None:
+    out = smoke("bench_layout")
+    assert "SQLite 1000-event commits, layout: rows only" in out
+    assert "SQLite 1000-event commits, layout: one row per request" in out

@@ -1,0 +1,175 @@
+"""Where the store's ceiling is: the same 1000-event durable commits (WAL, synchronous=FULL,
+one transaction each, rows parsed by the core beforehand) into the events table as the store
+lays it out, against layouts that do less per event, in one run on this machine:
+
+- `store`: the store's own schema (every migration): the row and its indexes;
+- `rows only`: the same table with no secondary index (what any per-event row costs here);
+- `one row per request`: the request's events as one row (a log: a blob of the payloads),
+  the per-event rows left for later.
+
+Each figure is events/s and CPU microseconds per event of this process (SQLite and the
+Python that binds the rows), the best of the rounds, alternated. What it tells: how far
+per-event rows in SQLite can go on one writer thread, and what a log would leave.
+
+    .venv/bin/python -m bench.bench_layout [--seconds 3] [--rounds 2] [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench import corpus
+from bench.report import Figure, common_arguments, finish, rate
+from sluice import _core
+from sluice.model import EventRow
+from sluice.settings import Settings
+from sluice.storage.sqlite.connection import connect
+from sluice.storage.sqlite.schema import migrate
+from sluice.storage.sqlite.writer import INSERT_EVENT
+
+TENANT = "bench"
+
+
+def _store(conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN")
+    migrate(conn)
+    conn.execute("COMMIT")
+
+
+def _rows_only(conn: sqlite3.Connection) -> None:
+    _store(conn)
+    indexes = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' "
+        "AND sql IS NOT NULL"
+    ).fetchall()
+    for (name,) in indexes:
+        conn.execute(f"DROP INDEX {name}")
+    # The UNIQUE constraint's own index cannot be dropped: rebuild the table without it.
+    conn.execute("CREATE TABLE plain AS SELECT * FROM events WHERE 0")
+    conn.execute("DROP TABLE events")
+    conn.execute("ALTER TABLE plain RENAME TO events")
+
+
+def _log(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "CREATE TABLE requests (seq INTEGER PRIMARY KEY, tenant TEXT NOT NULL, "
+        "first_offset INTEGER NOT NULL, events INTEGER NOT NULL, body BLOB NOT NULL) STRICT"
+    )
+
+
+# The store's insert without its conflict clause, which needs the unique index.
+PLAIN_INSERT = INSERT_EVENT.split("ON CONFLICT")[0]
+
+
+def _insert_rows(
+    conn: sqlite3.Connection, offset: int, rows: list[EventRow], sql: str = INSERT_EVENT
+) -> None:
+    conn.executemany(
+        sql,
+        [
+            (
+                offset + i,
+                TENANT,
+                r.id,
+                "vayu",
+                r.name,
+                r.customer,
+                r.timestamp_us,
+                r.value,
+                r.payload,
+                corpus.NOW_US,
+                r.key,
+                r.content_hash,
+            )
+            for i, r in enumerate(rows)
+        ],
+    )
+
+
+def _insert_log(conn: sqlite3.Connection, offset: int, rows: list[EventRow]) -> None:
+    body = "\n".join(r.payload for r in rows).encode()
+    conn.execute(
+        "INSERT INTO requests (tenant, first_offset, events, body) VALUES (?, ?, ?, ?)",
+        (TENANT, offset, len(rows), body),
+    )
+
+
+LAYOUTS: dict[str, tuple[Callable[[sqlite3.Connection], None], Callable[..., None]]] = {
+    "store": (_store, _insert_rows),
+    "rows only": (
+        _rows_only,
+        lambda conn, offset, rows: _insert_rows(conn, offset, rows, PLAIN_INSERT),
+    ),
+    "one row per request": (_log, _insert_log),
+}
+
+
+def measure(layout: str, work: list[list[EventRow]], seconds: float) -> tuple[float, float]:
+    """(events/s, CPU µs per event) of durable 1000-event commits into a fresh file."""
+    create, insert = LAYOUTS[layout]
+    with tempfile.TemporaryDirectory(prefix="sluice-bench-layout-", dir=Path.cwd()) as tmp:
+        conn = connect(Path(tmp) / "x.db", 2000)
+        create(conn)
+        offset, events = 1, 0
+        started, cpu = time.monotonic(), time.process_time()
+        for rows in work:
+            conn.execute("BEGIN IMMEDIATE")
+            insert(conn, offset, rows)
+            conn.execute("COMMIT")
+            offset += len(rows)
+            events += len(rows)
+            if time.monotonic() - started > seconds:
+                break
+        wall, cpu = time.monotonic() - started, time.process_time() - cpu
+        conn.close()
+    return events / wall, cpu / events * 1e6
+
+
+def run(seconds: float, rounds: int) -> list[Figure]:
+    parts = corpus.templated_vayu_batch(1000)
+    limits = Settings().limits()
+    work = [
+        _core.parse_vayu_batch(
+            f"l{n:06d}".encode().join(parts), TENANT, corpus.NOW_US, limits
+        ).events
+        for n in range(max(3, int(seconds * 150)))
+    ]
+    best: dict[str, tuple[float, float]] = {}
+    for n in range(rounds):
+        order = list(LAYOUTS) if n % 2 == 0 else list(reversed(LAYOUTS))
+        for layout in order:
+            eps, us = measure(layout, work, seconds)
+            if layout not in best or eps > best[layout][0]:
+                best[layout] = (eps, us)
+    store_eps, store_us = best["store"]
+    return [
+        Figure(
+            f"SQLite 1000-event commits, layout: {layout}",
+            f"{rate(eps)} ({us:.2f} µs CPU/event)",
+            f"the store's layout {rate(store_eps)} ({store_us:.2f} µs CPU/event)",
+            eps / store_eps,
+        )
+        for layout, (eps, us) in best.items()
+        if layout != "store"
+    ]
+
+
+def main(argv: list[str] | None = None) -> list[Figure]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    common_arguments(parser)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args(argv)
+    figures = run(0.2, 1) if args.smoke else run(args.seconds, args.rounds * 2)
+    finish(figures, args.json, "Store layouts: what per-event rows cost", args.smoke)
+    return figures
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
