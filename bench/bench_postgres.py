@@ -28,8 +28,8 @@ from bench.bench_http import Load, require_wrk, template, wrk
 from bench.report import Figure, common_arguments, finish, rate
 
 DEFAULT_URL = os.environ.get("SLUICE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1/test")
-BATCH = 100  # events per request
-CONNECTIONS = 32  # wrk connections per instance
+BATCH = 1000  # events per request (issue 15's target is for 1000-event batches)
+CONNECTIONS = 16  # wrk connections per instance
 
 
 @contextlib.contextmanager
@@ -45,6 +45,19 @@ def fresh_schema(url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def postgres_missing(url: str) -> str | None:
+    """Why there is no PostgreSQL to measure at `url`, or None."""
+    try:
+        import psycopg
+
+        with psycopg.connect(url, connect_timeout=3):
+            return None
+    except ImportError:
+        return "psycopg is not installed"
+    except Exception as exc:  # any connection failure: say it, skip the suite
+        return f"no PostgreSQL at {url}: {str(exc).splitlines()[0]}"
 
 
 # The group insert, both ways.
@@ -123,8 +136,15 @@ def insert_figures(url: str, group_sizes: list[int], rows: int) -> list[Figure]:
 # Events/s through one and two instances.
 
 
-def through(instances: int, url: str, seconds: float, work: Path) -> Load:
-    """Events/s through `instances` Sluice processes on one fresh schema, loaded at once."""
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) a live process has used so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def through(instances: int, url: str, seconds: float, work: Path) -> tuple[Load, float]:
+    """Events/s through `instances` Sluice processes on one fresh schema, loaded at once, and
+    the CPU seconds those processes spent during the load."""
     with fresh_schema(url) as store_url, contextlib.ExitStack() as running:
         env = {
             "SLUICE_STORE": store_url,
@@ -139,6 +159,8 @@ def through(instances: int, url: str, seconds: float, work: Path) -> Load:
             servers.wait_ready(instance.http_url)
         key = started[0].key  # the first start on an empty store printed it; all share it
         body = template(work, BATCH)
+        pids = [instance.process.proc.pid for instance in started]
+        cpu_before = sum(cpu_seconds(pid) for pid in pids)
         with ThreadPoolExecutor(instances) as pool:
             loads = list(
                 pool.map(
@@ -154,7 +176,8 @@ def through(instances: int, url: str, seconds: float, work: Path) -> Load:
                     range(instances),
                 )
             )
-    return Load(
+        cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
+    load = Load(
         batch=BATCH,
         connections=CONNECTIONS * instances,
         requests=sum(load.requests for load in loads),
@@ -164,21 +187,44 @@ def through(instances: int, url: str, seconds: float, work: Path) -> Load:
         p99_ms=max(load.p99_ms for load in loads),
         mean_ms=max(load.mean_ms for load in loads),
     )
+    return load, cpu
 
 
 def run(url: str, seconds: float, group_sizes: list[int], insert_rows: int) -> list[Figure]:
     require_wrk()
     figures = insert_figures(url, group_sizes, insert_rows)
     with tempfile.TemporaryDirectory(prefix="sluice-bench-pg-") as directory:
-        one = through(1, url, seconds, Path(directory))
-        two = through(2, url, seconds, Path(directory))
-    figures.append(Figure("POST /events x100, one instance", one.describe()))
+        one, one_cpu = through(1, url, seconds, Path(directory))
+        two, two_cpu = through(2, url, seconds, Path(directory))
+    # Issue 15's targets: one instance >= 100k events/s; scale-out costs no efficiency (events
+    # per CPU second of the Sluice processes with two >= 0.9x with one; on two cores the sum of
+    # two is capped by the CPU, not the design, so the rate alone cannot show it).
     figures.append(
         Figure(
-            "POST /events x100, two instances on one PostgreSQL",
+            f"POST /events x{BATCH}, one instance",
+            one.describe(),
+            target=">= 100k ev/s",
+            met=one.eps >= 100_000 and one.errors == 0,
+        )
+    )
+    figures.append(
+        Figure(
+            f"POST /events x{BATCH}, two instances on one PostgreSQL",
             two.describe(),
             f"one instance: {rate(one.eps)}",
             two.eps / one.eps,
+        )
+    )
+    one_per_cpu = one.eps * one.seconds / one_cpu
+    two_per_cpu = two.eps * two.seconds / two_cpu
+    figures.append(
+        Figure(
+            "events per CPU second of the Sluice processes, two instances",
+            rate(two_per_cpu, "ev/CPU-s"),
+            f"one instance: {rate(one_per_cpu, 'ev/CPU-s')}",
+            two_per_cpu / one_per_cpu,
+            ">= 0.9x",
+            two_per_cpu / one_per_cpu >= 0.9,
         )
     )
     return figures
@@ -190,13 +236,18 @@ def main(argv: list[str] | None = None) -> list[Figure]:
     parser.add_argument("--seconds", type=float, default=10.0, help="load per measurement")
     parser.add_argument("--url", default=DEFAULT_URL, help="PostgreSQL to run on (a database)")
     args = parser.parse_args(argv)
-    if args.smoke:
-        figures = run(args.url, 1.0, [100], 200)
+    reason = postgres_missing(args.url)
+    if reason is not None:
+        figures = [Figure("PostgreSQL", f"skipped: {reason}")]
+    elif args.smoke:
+        figures = run(args.url, 3.0, [100], 200)
     else:
         figures = run(args.url, args.seconds, [100, 1000, 5000], 50_000)
-    finish(figures, args.json, "PostgreSQL: one instance and two, group insert both ways")
+    finish(
+        figures, args.json, "PostgreSQL: one instance and two, group insert both ways", args.smoke
+    )
     return figures
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

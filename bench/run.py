@@ -21,6 +21,7 @@ from bench import (
     bench_grpc,
     bench_http,
     bench_layout,
+    bench_postgres,
     bench_startup,
     bench_store,
     bench_usage,
@@ -34,6 +35,7 @@ SUITES: dict[str, Callable[[list[str]], list[Figure]]] = {
     "durability": bench_durability.main,
     "store": bench_store.main,
     "layout": bench_layout.main,
+    "postgres": bench_postgres.main,
     "startup": bench_startup.main,
     "usage": bench_usage.main,
 }
