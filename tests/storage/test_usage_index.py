@@ -224,7 +224,9 @@ async def test_the_writer_projects_when_idle_with_events_waiting(tmp_path: Path)
 
 
 @pytest.mark.anyio
-async def test_a_failing_projection_fails_no_append_and_is_tried_again(tmp_path: Path) -> None:
+async def test_a_failing_projection_fails_no_append_and_is_tried_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     attempts: list[int] = []
     recovered = threading.Event()
 
@@ -247,6 +249,9 @@ async def test_a_failing_projection_fails_no_append_and_is_tried_again(tmp_path:
     assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 3
     # The failed attempts were rolled back; the one that worked committed.
     assert usage_index.projected_through(conn) == 1
+    # Two failures in a row are one warning, not one per attempt.
+    warnings = [r for r in caplog.records if r.message.startswith("projection failed")]
+    assert len(warnings) == 1
 
 
 @pytest.mark.anyio

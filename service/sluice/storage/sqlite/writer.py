@@ -82,6 +82,7 @@ class GroupCommitter:
     # Events appended and not projected yet, as far as the writer knows: it starts at 1 so the
     # first idle moment asks `run` itself, which knows what an earlier process left.
     _unprojected: int = 1
+    _projection_failing: bool = False
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="sluice-group-commit", daemon=True)
@@ -236,11 +237,15 @@ class GroupCommitter:
             conn.execute("COMMIT")
         except Exception:
             # An outage, or a bug in `run`: either way the writer must live on for appends.
-            _log.warning("projection failed; retried later", exc_info=True)
+            # Said once until it works again, not once per commit of a long outage.
+            if not self._projection_failing:
+                _log.warning("projection failed; retried after commits", exc_info=True)
+            self._projection_failing = True
             self._rollback()
             return False
         self.commits += 1
         self._unprojected = waiting
+        self._projection_failing = False
         return True
 
     def _run_call(self, call: _Call) -> None:
