@@ -84,13 +84,3 @@ def test_layout() -> None:
     out = smoke("bench_layout")
     assert "SQLite 1000-event commits, layout: rows only" in out
     assert "SQLite 1000-event commits, layout: one row per request" in out
-
-
-@needs_wrk
-def test_postgres() -> None:
-    from tests.scaleout.engines import require_postgres
-
-    require_postgres()
-    out = smoke("bench_postgres")
-    assert "POST /events x1000, one instance" in out
-    assert "events per CPU second of the Sluice processes, two instances" in out

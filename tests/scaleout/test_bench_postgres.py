@@ -19,5 +19,6 @@ def test_bench_postgres_smoke(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLUICE_BENCH_POSTGRES_URL", POSTGRES_URL)
     out = smoke("bench_postgres")
     assert "group commit of 100 rows: COPY into staging vs INSERT over arrays" in out
-    assert "POST /events x100, one instance" in out
+    assert "POST /events x1000, one instance" in out
     assert "two instances on one PostgreSQL" in out
+    assert "events per CPU second of the Sluice processes, two instances" in out
