@@ -125,6 +125,14 @@ def test_usage_reads_equal_a_filter_of_the_live_events_wherever_the_projection_s
     while usage_index.project(conn, 7, shift=shift):
         pass
     assert usage_index.projected_through(conn) == len(stored)
+    # Each bucket's span is exactly its events' timestamps: never narrower (a read would skip
+    # events), and no wider than they make it (a read would seek buckets it need not).
+    spans: dict[tuple[str, int], tuple[int, int]] = {}
+    for e in stored:
+        low, high = spans.get((e.tenant, e.seq >> shift), (e.timestamp, e.timestamp))
+        spans[(e.tenant, e.seq >> shift)] = (min(low, e.timestamp), max(high, e.timestamp))
+    kept = conn.execute("SELECT tenant, bucket, min_timestamp, max_timestamp FROM usage_buckets")
+    assert {(t, b): (low, high) for t, b, low, high in kept} == spans
     for tenant in TENANTS:
         check((tenant, list(CUSTOMERS), list(NAMES), None, None))
         check((tenant, ["alice"], ["upload"], 3, 7))
@@ -155,8 +163,9 @@ def test_reads_seek_the_index_per_bucket_and_scan_only_the_unprojected_tail() ->
         index_plan
     )
     assert "SEARCH e USING INTEGER PRIMARY KEY (rowid=?)" in index_plan
+    assert "SEARCH b USING PRIMARY KEY (tenant=?)" in index_plan  # the buckets of one tenant
     assert "SEARCH e USING INTEGER PRIMARY KEY (rowid>?)" in tail_plan
-    assert "SCAN u" not in index_plan and "SCAN e" not in tail_plan
+    assert "SCAN" not in index_plan and "SCAN" not in tail_plan
 
 
 def _writer(path: Path, projection: Projection) -> GroupCommitter:

@@ -199,6 +199,13 @@ MIGRATIONS = [
         seq INTEGER NOT NULL,
         PRIMARY KEY (tenant, bucket, customer, name, timestamp, seq)
     ) STRICT, WITHOUT ROWID;
+    CREATE TABLE usage_buckets (
+        tenant TEXT NOT NULL,
+        bucket INTEGER NOT NULL,
+        min_timestamp INTEGER NOT NULL,
+        max_timestamp INTEGER NOT NULL,
+        PRIMARY KEY (tenant, bucket)
+    ) STRICT, WITHOUT ROWID;
     CREATE TABLE projections (
         name TEXT PRIMARY KEY,
         seq INTEGER NOT NULL

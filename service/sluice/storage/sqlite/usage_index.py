@@ -12,8 +12,10 @@ keyed (tenant, bucket, customer, name, timestamp, seq) with bucket = seq >> BUCK
 batch's rows land inside the one or two newest buckets' key ranges, which stay small, so a
 batch writes few pages however large the store grows.
 
-A read seeks once per bucket of its tenant, then scans the rows not projected yet (seq past the
-projection's mark) by rowid, both in one snapshot: exact at every moment, including the
+`usage_buckets` keeps each bucket's range of event timestamps, so a read seeks only the buckets
+that can hold its period (live traffic fills buckets in time order: a month's read skips the
+other months' buckets), then scans the rows not projected yet (seq past the projection's mark)
+by rowid, both in one snapshot: exact at every moment, including the
 caller's own writes of a moment ago. The index rows and the mark move in one transaction, and
 the index holds nothing the events table does not, so a crash leaves it consistent, and a
 failed projection only leaves more of the tail to scan until the next one.
@@ -47,6 +49,16 @@ _PROJECT = """
     WHERE seq > ? AND seq <= ?
     ORDER BY 1, 2, 3, 4, 5, 6
 """
+# Each bucket's timestamps, widened by what a batch brings (a backfill widens its bucket).
+_SPAN = """
+    INSERT INTO usage_buckets (tenant, bucket, min_timestamp, max_timestamp)
+    SELECT tenant, seq >> ?, min(timestamp), max(timestamp) FROM events
+    WHERE seq > ? AND seq <= ?
+    GROUP BY 1, 2
+    ON CONFLICT (tenant, bucket) DO UPDATE SET
+        min_timestamp = min(min_timestamp, excluded.min_timestamp),
+        max_timestamp = max(max_timestamp, excluded.max_timestamp)
+"""
 _MARK = "SELECT seq FROM projections WHERE name = 'usage'"
 _EVENT_COLUMNS_OF_E = ", ".join(f"e.{column.strip()}" for column in EVENT_COLUMNS.split(","))
 
@@ -64,6 +76,7 @@ def project(
     upto = min(high, mark + limit)
     if upto > mark:
         conn.execute(_PROJECT, (shift, mark, upto))
+        conn.execute(_SPAN, (shift, mark, upto))
         conn.execute("UPDATE projections SET seq = ? WHERE name = 'usage'", (upto,))
     return high - upto
 
@@ -89,22 +102,24 @@ def usage_events(
     the index was projected with (tests use small buckets)."""
     mark = projected_through(conn)
     matches, params = _matches(customers, names, start, end)
-    events: list[StoredEvent] = []
-    low = conn.execute("SELECT min(bucket) FROM usage_index WHERE tenant = ?", (tenant,))
-    first_bucket = low.fetchone()[0]
-    if first_bucket is not None:
-        # The buckets drive the join (CROSS JOIN fixes the order): one seek of the primary key
-        # per bucket and (customer, name) pair, then the event by its rowid.
-        sql = (
-            "WITH RECURSIVE buckets(bucket) AS "
-            "(SELECT ? UNION ALL SELECT bucket + 1 FROM buckets WHERE bucket < ?) "
-            f"SELECT {_EVENT_COLUMNS_OF_E} FROM buckets "
-            "CROSS JOIN usage_index AS u CROSS JOIN events AS e "
-            f"WHERE u.tenant = ? AND u.bucket = buckets.bucket AND {matches.format(t='u')} "
-            "AND e.seq = u.seq AND e.deleted_at IS NULL"
-        )
-        rows = conn.execute(sql, [first_bucket, mark >> shift, tenant, *params])
-        events += [StoredEvent(*row) for row in rows]
+    # The buckets whose timestamps can fall in [start, end) drive the join (CROSS JOIN fixes
+    # the order): one seek of the primary key per bucket and (customer, name) pair, then the
+    # event by its rowid.
+    spans, span_params = "", list[int]()
+    if start is not None:
+        spans += " AND max_timestamp >= ?"
+        span_params.append(start)
+    if end is not None:
+        spans += " AND min_timestamp < ?"
+        span_params.append(end)
+    sql = (
+        f"SELECT {_EVENT_COLUMNS_OF_E} FROM usage_buckets AS b "
+        "CROSS JOIN usage_index AS u CROSS JOIN events AS e "
+        f"WHERE b.tenant = ?{spans} AND u.tenant = b.tenant AND u.bucket = b.bucket "
+        f"AND {matches.format(t='u')} AND e.seq = u.seq AND e.deleted_at IS NULL"
+    )
+    rows = conn.execute(sql, [tenant, *span_params, *params])
+    events = [StoredEvent(*row) for row in rows]
     # NOT INDEXED: the rowid range is the short part; any index on tenant would be a long one.
     tail = (
         f"SELECT {EVENT_COLUMNS} FROM events AS e NOT INDEXED "
