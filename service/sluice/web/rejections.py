@@ -33,8 +33,9 @@ EXAMPLE_PAGE = {
             "event": '{"name":"api_call","timestamp":"yesterday"}',
         }
     ],
-    "nextCursor": None,
-    "hasMore": False,
+    # Litestar leaves out the nulls of examples: a page with more after it shows the cursor.
+    "nextCursor": "MTI",
+    "hasMore": True,
     "counts": [{"source": "vayu", "reason": "INVALID", "count": 1}],
 }
 

@@ -29,6 +29,10 @@ Cursor = Annotated[
     str | None, QueryParameter(name="cursor", description="`nextCursor` of the previous page.")
 ]
 
+# Litestar leaves out every null of an example when it writes the document, so a required
+# field that may be null (`nextCursor`, ...) shows a value here: a page with more after it.
+NEXT = "NjVmMWEyYjNjNGQ1ZTZmNzA4MTkyYTNi"
+
 # The seed request (tests/fixtures/vayu_seed_request.json) and what reads make of it.
 EXAMPLE_EVENT = {
     "name": "api_call",
@@ -42,7 +46,7 @@ _AT = "2023-09-13T18:25:44.002Z"
 _LATER = "2023-09-14T09:00:00.000Z"
 STORED_EVENT = {**EXAMPLE_EVENT, "id": "1", "createdAt": _AT, "updatedAt": _AT}
 DELETED_EVENT = {**STORED_EVENT, "updatedAt": _LATER, "deletedAt": _LATER}
-EVENT_PAGE = {"events": [STORED_EVENT], "total": 1, "hasMore": False, "nextCursor": None}
+EVENT_PAGE = {"events": [STORED_EVENT], "total": 2, "hasMore": True, "nextCursor": NEXT}
 REFS = {"refs": [EXAMPLE_EVENT["ref"]]}
 
 LOGIN = {"refreshToken": "sk_3q2-7wEXAMPLEkeyfromsluicekeyscreate"}
@@ -56,13 +60,13 @@ CUSTOMER = {
     "createdAt": _AT,
     "updatedAt": _AT,
 }
-CUSTOMER_PAGE = {"customers": [CUSTOMER], "total": 1, "hasMore": False, "nextCursor": None}
+CUSTOMER_PAGE = {"customers": [CUSTOMER], "total": 2, "hasMore": True, "nextCursor": NEXT}
 CUSTOMER_CHANGES = {"currency": "EUR", "dueDays": "30_DAYS"}
 
 METER_DOCUMENT = {
     "name": "API calls",
     "eventName": "api_call",
-    "aggregationMethod": {"operator": "Count"},
+    "aggregationMethod": {"operator": "Count", "instanceKey": "key2"},
     "filter": {
         "conditions": [
             {
@@ -74,7 +78,7 @@ METER_DOCUMENT = {
     },
 }
 METER = {"id": "65f1a2b3c4d5e6f708192a3c", **METER_DOCUMENT, "createdAt": _AT, "updatedAt": _AT}
-METER_PAGE = {"meters": [METER], "total": 1, "hasMore": False, "nextCursor": None}
+METER_PAGE = {"meters": [METER], "total": 2, "hasMore": True, "nextCursor": NEXT}
 METER_CHANGES = {"name": "API calls (EU)"}
 
 NEW_MEASUREMENT = {
@@ -91,9 +95,9 @@ MEASUREMENT = {
 }
 MEASUREMENT_PAGE = {
     "measurements": [MEASUREMENT],
-    "total": 1,
-    "hasMore": False,
-    "nextCursor": None,
+    "total": 2,
+    "hasMore": True,
+    "nextCursor": NEXT,
 }
 
 DRY_RUN = {
@@ -101,7 +105,7 @@ DRY_RUN = {
         {
             "event": {**EXAMPLE_EVENT, "accountId": "3f0c8a61d2b94e7f5a1c0b9e"},
             "matchedCustomer": CUSTOMER_ID,
-            "meterWithValues": [{**METER_DOCUMENT, "value": 1.0, "instanceValue": None}],
+            "meterWithValues": [{**METER_DOCUMENT, "value": 1.0, "instanceValue": "api_url"}],
         }
     ]
 }
