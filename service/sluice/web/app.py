@@ -39,6 +39,8 @@ from sluice.web.auth import add_rate_limit_headers
 from sluice.web.body import BodyReader
 from sluice.web.errors import unknown_route
 from sluice.web.headers import scope_header
+from sluice.web.openapi import ok
+from sluice.web.schemas_ops import Health, Unready
 
 _MAX_REQUEST_ID = 128
 # Request ids this process makes: a random 64-bit prefix per process and a counter, 32 hex
@@ -52,14 +54,29 @@ def _new_request_id() -> str:
     return f"{_REQUEST_ID_PREFIX}{next(_request_ids):016x}"
 
 
-@get("/healthz", operation_id="healthz", include_in_schema=True)
+@get(
+    "/healthz",
+    operation_id="healthz",
+    responses={200: ok(Health, {"status": "ok"}, "The process is alive.")},
+)
 async def healthz() -> dict[str, str]:
     """The process is alive (no store access)."""
     return {"status": "ok"}
 
 
 def _probes(readiness: Readiness, metrics: Metrics) -> list[HTTPRouteHandler]:
-    @get("/readyz", operation_id="readyz")
+    @get(
+        "/readyz",
+        operation_id="readyz",
+        responses={
+            200: ok(Health, {"status": "ready"}, "Ready."),
+            503: ok(
+                Unready,
+                {"status": "unavailable", "reason": "store unavailable"},
+                "The store does not answer; retry after Retry-After seconds.",
+            ),
+        },
+    )
     async def readyz() -> Response[dict[str, str]]:
         """The store answers: ready to accept events."""
         try:

@@ -18,6 +18,7 @@ from sluice.web.auth import authorize
 from sluice.web.body import BodyReader
 from sluice.web.errors import sluice_error
 from sluice.web.openapi import (
+    BY_ID_ERRORS,
     READ_ERRORS,
     SECURITY,
     WRITE_ERRORS,
@@ -80,7 +81,7 @@ def router(access: AccessControl, customers: CustomerRegistry, body_reader: Body
         responses=responses(
             sluice_error,
             SluiceError,
-            WRITE_ERRORS,
+            (*WRITE_ERRORS, 409),
             {
                 200: ok(CustomerShape, stored, "Replaced."),
                 201: ok(CustomerShape, stored, "Created."),
@@ -102,7 +103,7 @@ def router(access: AccessControl, customers: CustomerRegistry, body_reader: Body
         _ONE,
         operation_id="getCustomer",
         responses=responses(
-            sluice_error, SluiceError, (*READ_ERRORS, 404), {200: ok(CustomerShape, stored)}
+            sluice_error, SluiceError, BY_ID_ERRORS, {200: ok(CustomerShape, stored)}
         ),
     )
     async def get_customer(
@@ -118,7 +119,7 @@ def router(access: AccessControl, customers: CustomerRegistry, body_reader: Body
         _ONE,
         operation_id="deleteCustomer",
         status_code=204,
-        responses=error_responses(sluice_error, SluiceError, (*READ_ERRORS, 404)),
+        responses=error_responses(sluice_error, SluiceError, BY_ID_ERRORS),
     )
     async def delete_customer(request: Request[Any, Any, Any], customer_id: FromPath[str]) -> None:
         """Delete a customer; its aliases and email become free for others."""
@@ -133,7 +134,8 @@ def router(access: AccessControl, customers: CustomerRegistry, body_reader: Body
             sluice_error,
             SluiceError,
             READ_ERRORS,
-            {200: ok(CustomerPage, {"customers": [stored], "nextCursor": None, "hasMore": False})},
+            # Litestar leaves out the nulls of examples: a page with more shows its cursor.
+            {200: ok(CustomerPage, {"customers": [stored], "nextCursor": "dTE", "hasMore": True})},
         ),
     )
     async def list_customers(

@@ -14,7 +14,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from litestar import Request, Router, get
-from litestar.params import QueryParameter
+from litestar.openapi import ResponseSpec
+from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
@@ -25,12 +26,25 @@ from sluice.model import StoredEvent
 from sluice.web.auth import authorize
 from sluice.web.errors import sluice_error
 from sluice.web.headers import scope_header
+from sluice.web.openapi import READ_ERRORS, SECURITY, responses
+from sluice.web.schemas import SluiceError
 from sluice.web.vayu_events import render_event
 
 # A comment line this often keeps idle connections open through proxies and lets a client
 # tell a quiet stream from a dead one.
 KEEPALIVE_SECONDS = 15.0
 REVOKED = "The API key of this stream was revoked."
+# The success is a text/event-stream: OpenAPI has no schema for the messages themselves, so
+# the description says what each carries.
+STREAM = ResponseSpec(
+    data_container=str,
+    media_type="text/event-stream",
+    description="Server-sent events: each live event as one message, its `data` the event as "
+    "`GET /events/{ref}` renders it plus `source` (the API it came in by), its `id` the "
+    "event's offset; a `: keepalive` comment every 15 s when quiet; an `event: revoked` "
+    "message, then the end, once the stream's key is revoked.",
+    generate_examples=False,
+)
 
 
 def message(event: StoredEvent) -> ServerSentEventMessage:
@@ -100,10 +114,24 @@ def _resume_from(after: int | None, last_event_id: str | None) -> int:
 
 
 def router(access: AccessControl, events: EventLog) -> Router:
-    @get("/v1/events/stream", operation_id="streamEvents")
+    @get(
+        "/v1/events/stream",
+        operation_id="streamEvents",
+        responses=responses(sluice_error, SluiceError, READ_ERRORS, {200: STREAM}),
+    )
     async def stream_events(
         request: Request[Any, Any, Any],
-        after: Annotated[int | None, QueryParameter(ge=0, le=MAX_OFFSET)] = None,
+        after: Annotated[
+            int | None,
+            QueryParameter(ge=0, le=MAX_OFFSET, description="Resume after this event offset."),
+        ] = None,
+        # Declared for the document; read from the headers below, as before.
+        last_event_id: Annotated[
+            str | None,
+            HeaderParameter(
+                name="Last-Event-ID", description="The standard resume header, if no `after`."
+            ),
+        ] = None,
     ) -> ServerSentEvent:
         """The tenant's live events in offset order, from after `after` (or `Last-Event-ID`),
         then each as it is committed; a `: keepalive` comment every 15 s when quiet."""
@@ -138,5 +166,6 @@ def router(access: AccessControl, events: EventLog) -> Router:
         path="/",
         route_handlers=[stream_events],
         exception_handlers={Exception: sluice_error},
+        security=SECURITY,
         tags=["events"],
     )

@@ -14,9 +14,30 @@ from sluice.model import RejectedEvent, RejectionQuery
 from sluice.rejections import MAX_PAGE, RejectionLog, decode_cursor, encode_cursor
 from sluice.web.auth import authorize
 from sluice.web.errors import sluice_error
+from sluice.web.openapi import READ_ERRORS, SECURITY, ok, responses
+from sluice.web.schemas import SluiceError
+from sluice.web.schemas_ops import RejectionPage
 from sluice.web.times import iso_millis
 
 DEFAULT_PAGE = 100
+EXAMPLE_PAGE = {
+    "rejections": [
+        {
+            "at": "2023-09-13T18:25:43.511Z",
+            "requestId": "5b1f0e9c2d7a4e3f8a6b0c1d2e3f4a5b",
+            "source": "vayu",
+            "name": "api_call",
+            "reason": "INVALID",
+            "field": "timestamp",
+            "message": "timestamp must be an ISO 8601 date-time",
+            "event": '{"name":"api_call","timestamp":"yesterday"}',
+        }
+    ],
+    # Litestar leaves out the nulls of examples: a page with more after it shows the cursor.
+    "nextCursor": "MTI",
+    "hasMore": True,
+    "counts": [{"source": "vayu", "reason": "INVALID", "count": 1}],
+}
 
 
 def render(rejection: RejectedEvent) -> dict[str, Any]:
@@ -40,7 +61,13 @@ def _since(value: str) -> int:
 
 
 def router(access: AccessControl, rejections: RejectionLog) -> Router:
-    @get("/v1/rejections", operation_id="listRejections")
+    @get(
+        "/v1/rejections",
+        operation_id="listRejections",
+        responses=responses(
+            sluice_error, SluiceError, READ_ERRORS, {200: ok(RejectionPage, EXAMPLE_PAGE)}
+        ),
+    )
     async def list_rejections(
         request: Request[Any, Any, Any],
         source: FromQuery[str | None] = None,
@@ -78,5 +105,6 @@ def router(access: AccessControl, rejections: RejectionLog) -> Router:
         path="/",
         route_handlers=[list_rejections],
         exception_handlers={Exception: sluice_error},
+        security=SECURITY,
         tags=["rejections"],
     )

@@ -11,11 +11,19 @@ from typing import Any
 
 from msgspec import Struct
 
+from sluice.web.schemas_registry import MeterFields
+
 # Error objects, one per dialect (web/errors.py, enso.py, collect.py, profiles.py).
 
 
 class SluiceErrorDetail(Struct, kw_only=True):
     param: str
+    message: str
+
+
+class SluiceErrorCore(Struct, kw_only=True):
+    type: str
+    code: str
     message: str
 
 
@@ -27,6 +35,9 @@ class SluiceError(Struct, kw_only=True):
     message: str
     param: str | None = None
     params: list[SluiceErrorDetail] | None = None
+    # Only on a 404: Vayu's SDK reads the fields at the top level, its documentation under
+    # `error` (web/errors.py sluice_error), so both are sent.
+    error: SluiceErrorCore | None = None
 
 
 class EnsoError(Struct, kw_only=True):
@@ -132,10 +143,18 @@ class DryRunEvent(Struct, kw_only=True):
     name: str
 
 
+class MeterWithValue(MeterFields, kw_only=True):
+    """A meter that admits the event (its document, without id or times), with what the event
+    alone would add to it."""
+
+    value: float | None  # 1 for Count; None when the event lacks the measured field
+    instanceValue: Any  # the event's value at the meter's instanceKey, if it has one
+
+
 class DryRunItem(Struct, kw_only=True):
     event: DryRunEvent
-    matchedCustomer: str | None
-    meterWithValues: list[dict[str, Any]]
+    matchedCustomer: str | None  # the registry id the customerAlias resolves to, if any
+    meterWithValues: list[MeterWithValue]
 
 
 class DryRunResult(Struct, kw_only=True):

@@ -61,6 +61,12 @@ class VayuCustomerFields(Struct, kw_only=True):
     paidAmount: float | None = None
 
 
+class NewVayuCustomer(VayuCustomerFields, kw_only=True):
+    """`POST /customers`: the fields of `PUT`, `name` required."""
+
+    name: str
+
+
 class VayuCustomer(VayuCustomerFields, kw_only=True):
     id: str
     createdAt: datetime
@@ -84,14 +90,42 @@ class VayuCustomerPage(Struct, kw_only=True):
 
 class AggregationMethod(Struct, kw_only=True):
     operator: str  # Count, Sum, Max, Min, Avg, UniqueCount, Median, ...
-    field: str | None = None
+    field: str | None = None  # required by every operator but Count
+    instanceKey: str | None = None
+
+
+class Criterion(Struct, kw_only=True):
+    field: str
+    operator: str  # Equals, NotEquals, GreaterThan, ... (metering.CRITERION_OPERATORS)
+    value: str
+
+
+class Condition(Struct, kw_only=True):
+    """Every criterion must hold."""
+
+    criterions: list[Criterion]
+
+
+class MeterFilter(Struct, kw_only=True):
+    """An event counts when any condition holds."""
+
+    conditions: list[Condition]
 
 
 class MeterFields(Struct, kw_only=True):
     name: str
     eventName: str
     aggregationMethod: AggregationMethod
-    filter: dict[str, Any] | None = None
+    filter: MeterFilter | None = None
+
+
+class MeterChanges(Struct, kw_only=True):
+    """`PUT /meters/{id}`: the fields sent replace the meter's; a null `filter` removes it."""
+
+    name: str | None = None
+    eventName: str | None = None
+    aggregationMethod: AggregationMethod | None = None
+    filter: MeterFilter | None = None
 
 
 class Meter(MeterFields, kw_only=True):
@@ -151,14 +185,38 @@ class Period(Struct, kw_only=True):
     endTime: datetime | None = None
 
 
-class UsageRequest(Struct, kw_only=True):
-    """Each meter inline (`name`, `eventName`, `aggregationMethod`, `filter`?), keyed in the
-    answer's `values` by its name."""
+class FieldArithmetic(Struct, kw_only=True):
+    operator: str  # + - * /
+    field: str
 
+
+class InlineAggregation(Struct, kw_only=True):
+    operator: str  # as AggregationMethod's
+    field: str | None = None
+    instanceKey: str | None = None
+    fieldArithmetic: FieldArithmetic | None = None  # the field combined with another first
+
+
+class InlineFilter(Struct, kw_only=True):
+    field: str
+    operator: str  # eq, neq, gt, gte, lt, lte, in
+    value: str | float | list[str | float]
+
+
+class InlineMeter(Struct, kw_only=True):
+    """One meter of a usage query, as Vayu's SDK sends it (metering.inline_meter)."""
+
+    key: str  # names the meter's value in each data point's `values`
+    eventName: str
+    aggregation: InlineAggregation | None = None  # Count when absent
+    filters: list[InlineFilter] | None = None  # all must hold
+
+
+class UsageRequest(Struct, kw_only=True):
     customerId: str
     period: Period
-    meters: list[dict[str, Any]]
-    groupBy: str  # GROUP_BY: Day, Hour, ...
+    meters: list[InlineMeter]
+    groupBy: str  # model.GROUP_BY: event, day, month, quarter, year
     customerIdPattern: str | None = None
     fillDates: bool | None = None
 

@@ -22,16 +22,7 @@ from sluice.web.headers import request_id_of
 from sluice.web.observe import note_outcome
 from sluice.web.openapi import SECURITY, WRITE_ERRORS, ok, operation_id, request_body, responses
 from sluice.web.schemas import SluiceError, VayuIngestRequest, VayuIngestResult
-
-# The seed request (tests/fixtures/vayu_seed_request.json) and its answer.
-EXAMPLE_EVENT = {
-    "name": "api_call",
-    "timestamp": "2023-09-13T18:25:43.511Z",
-    "customerAlias": "customer_12345",
-    "ref": "4f6cf35x-2c4y-483z-a0a9-158621f77a21",
-    "data": {"key1": "processing_duration", "key2": "api_url"},
-}
-EXAMPLE_REQUEST = {"events": [EXAMPLE_EVENT]}
+from sluice.web.vayu_docs import EXAMPLE_EVENT, EXAMPLE_REQUEST
 
 
 def render_result(body: bytes, result: IngestOutcome) -> bytes:

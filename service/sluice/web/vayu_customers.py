@@ -22,12 +22,20 @@ from sluice.errors import CustomerConflict, InvalidCustomer
 from sluice.model import Customer
 from sluice.registry import CustomerRegistry
 from sluice.vayu_ids import new_id
+from sluice.web import vayu_docs
 from sluice.web.auth import authorize
 from sluice.web.body import BodyReader
 from sluice.web.customers import decode_cursor, encode_cursor
 from sluice.web.errors import sluice_error
-from sluice.web.openapi import SECURITY
+from sluice.web.openapi import BY_ID_ERRORS, SECURITY, WRITE_ERRORS, request_body
+from sluice.web.schemas_registry import (
+    NewVayuCustomer,
+    VayuCustomerFields,
+    VayuCustomerPage,
+    VayuCustomerResult,
+)
 from sluice.web.times import iso_millis
+from sluice.web.vayu_docs import Cursor, Limit
 from sluice.web.vayu_events import limit_param
 
 
@@ -130,7 +138,25 @@ def router(access: AccessControl, customers: CustomerRegistry, body_reader: Body
                     merged[key] = value
         return {"id": id, "aliases": fields.get("aliases"), "attributes": merged}
 
-    @post("/customers", operation_id="vayuCreateCustomer", status_code=200)
+    def answers(example: Any, errors: tuple[int, ...], description: str = "Success.") -> Any:
+        """A customer route's answers, its error examples dressed by this router's handler."""
+        customer = {"customer": example}
+        return vayu_docs.answers(VayuCustomerResult, customer, errors, description, _on_error)
+
+    # Each route's failures: a body can also be too large, of the wrong type or in conflict
+    # with another customer's aliases; a read by id or name can find nothing.
+    writes = (*WRITE_ERRORS, 409)
+    one = BY_ID_ERRORS
+
+    @post(
+        "/customers",
+        operation_id="vayuCreateCustomer",
+        status_code=200,
+        dependencies=request_body(
+            NewVayuCustomer, vayu_docs.NEW_CUSTOMER, "Vayu's customer fields; `name` required."
+        ),
+        responses=answers(vayu_docs.CUSTOMER, writes, "Created, with a new 24-hex-digit id."),
+    )
     async def create_customer(request: Request[Any, Any, Any]) -> dict[str, Any]:
         grant = await authorize(request, access)
         fields = _fields(await body_reader.read(request))
@@ -146,7 +172,11 @@ def router(access: AccessControl, customers: CustomerRegistry, body_reader: Body
             raise NotFoundException(f"No customer with {what}.")
         return customer
 
-    @get("/customers/{customer_id:str}", operation_id="vayuGetCustomer")
+    @get(
+        "/customers/{customer_id:str}",
+        operation_id="vayuGetCustomer",
+        responses=answers(vayu_docs.CUSTOMER, one),
+    )
     async def get_customer(
         request: Request[Any, Any, Any], customer_id: FromPath[str]
     ) -> dict[str, Any]:
@@ -154,7 +184,11 @@ def router(access: AccessControl, customers: CustomerRegistry, body_reader: Body
         customer = await customers.get(grant.tenant, customer_id)
         return {"customer": render(found(customer, f"id {customer_id!r}"))}
 
-    @get("/customers/externalId/{external_id:str}", operation_id="vayuGetCustomerByExternalId")
+    @get(
+        "/customers/externalId/{external_id:str}",
+        operation_id="vayuGetCustomerByExternalId",
+        responses=answers(vayu_docs.CUSTOMER, one),
+    )
     async def by_external_id(
         request: Request[Any, Any, Any], external_id: FromPath[str]
     ) -> dict[str, Any]:
@@ -163,15 +197,29 @@ def router(access: AccessControl, customers: CustomerRegistry, body_reader: Body
         what = f"externalId {external_id!r}"
         return {"customer": render(found(customer, what))}
 
-    @get("/customers/name/{name:str}", operation_id="vayuGetCustomerByName")
+    @get(
+        "/customers/name/{name:str}",
+        operation_id="vayuGetCustomerByName",
+        responses=answers(vayu_docs.CUSTOMER, one),
+    )
     async def by_name(request: Request[Any, Any, Any], name: FromPath[str]) -> dict[str, Any]:
         grant = await authorize(request, access)
         customer = await customers.find_by_attribute(grant.tenant, "name", name)
         return {"customer": render(found(customer, f"name {name!r}"))}
 
-    @get("/customers", operation_id="vayuListCustomers")
-    async def list_customers(request: Request[Any, Any, Any]) -> dict[str, Any]:
-        """In id order; `nextCursor` goes back as `cursor`. `total` counts every customer."""
+    @get(
+        "/customers",
+        operation_id="vayuListCustomers",
+        responses=vayu_docs.answers(
+            VayuCustomerPage, vayu_docs.CUSTOMER_PAGE, (400, 401, 429, 503), dresser=_on_error
+        ),
+    )
+    async def list_customers(
+        request: Request[Any, Any, Any], limit: Limit = None, cursor: Cursor = None
+    ) -> dict[str, Any]:
+        """In id order; `nextCursor` goes back as `cursor`. `total` counts every customer.
+        (`limit` and `cursor` are declared for the document and read below, as Vayu's events
+        query reads them.)"""
         grant = await authorize(request, access)
         cursor = request.query_params.get("cursor")
         page = await customers.page(
@@ -185,7 +233,17 @@ def router(access: AccessControl, customers: CustomerRegistry, body_reader: Body
             "nextCursor": encode_cursor(last) if page.has_more and last is not None else None,
         }
 
-    @put("/customers/{customer_id:str}", operation_id="vayuUpdateCustomer", status_code=200)
+    @put(
+        "/customers/{customer_id:str}",
+        operation_id="vayuUpdateCustomer",
+        status_code=200,
+        dependencies=request_body(
+            VayuCustomerFields, vayu_docs.CUSTOMER_CHANGES, "The fields to change."
+        ),
+        responses=answers(
+            {**vayu_docs.CUSTOMER, **vayu_docs.CUSTOMER_CHANGES}, (*writes, 404), "Changed."
+        ),
+    )
     async def update_customer(
         request: Request[Any, Any, Any], customer_id: FromPath[str]
     ) -> dict[str, Any]:
@@ -202,7 +260,14 @@ def router(access: AccessControl, customers: CustomerRegistry, body_reader: Body
         )
         return {"customer": render(stored)}
 
-    @delete("/customers/{customer_id:str}", operation_id="vayuDeleteCustomer", status_code=200)
+    @delete(
+        "/customers/{customer_id:str}",
+        operation_id="vayuDeleteCustomer",
+        status_code=200,
+        responses=answers(
+            {**vayu_docs.CUSTOMER, "deletedAt": "2023-09-14T09:00:00.000Z"}, one, "Deleted."
+        ),
+    )
     async def delete_customer(
         request: Request[Any, Any, Any], customer_id: FromPath[str]
     ) -> dict[str, Any]:

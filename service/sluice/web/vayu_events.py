@@ -23,19 +23,35 @@ from sluice.metering import Metering, spec_of
 from sluice.model import EventQuery, StoredEvent
 from sluice.registry import CustomerRegistry
 from sluice.vayu_ids import account_id
+from sluice.web import vayu_docs
 from sluice.web.auth import authorize
 from sluice.web.body import BodyReader
 from sluice.web.errors import sluice_error
-from sluice.web.openapi import READ_ERRORS, ok, operation_id, responses
-from sluice.web.schemas import EventPage, SluiceError
+from sluice.web.openapi import (
+    BY_ID_ERRORS,
+    READ_ERRORS,
+    SECURITY,
+    WRITE_ERRORS,
+    operation_id,
+    request_body,
+)
+from sluice.web.schemas import (
+    DeleteByRefsRequest,
+    DryRunResult,
+    EventList,
+    EventPage,
+    EventResult,
+    LoginRequest,
+    LoginResult,
+    VayuIngestRequest,
+)
 from sluice.web.times import iso_millis
+from sluice.web.vayu_docs import Cursor, Limit
 
 DEFAULT_PAGE = 100
 _START = "ISO 8601 date-time, inclusive."
 _END = "ISO 8601 date-time, exclusive."
 _ALIAS = "Only this customer's events; `(none)` finds events stored without one."
-_LIMIT = "1 to 1000 (default 100); a whole number, also written `2.0`."
-_CURSOR = "`nextCursor` of the previous page."
 # What an event stored without a customer (collect without `userId`) reads back as:
 # Vayu's `customerAlias` is never empty (the SDK's read models refuse ""). The same word
 # filters for them in `GET /events?customerAlias=`.
@@ -128,7 +144,16 @@ def routes(
 ) -> list[HTTPRouteHandler]:
     """Vayu's read, delete, login and dry-run routes over the services they use."""
 
-    @post(["/login", "/v2/login"], operation_id=operation_id("vayuLogin"), status_code=200)
+    # No security requirement: the key travels in the body, as `refreshToken`.
+    @post(
+        ["/login", "/v2/login"],
+        operation_id=operation_id("vayuLogin"),
+        status_code=200,
+        dependencies=request_body(LoginRequest, vayu_docs.LOGIN, "An API key as `refreshToken`."),
+        responses=vayu_docs.answers(
+            LoginResult, vayu_docs.ACCESS_TOKEN, (400, 401, 413, 415, 503), "Valid for one hour."
+        ),
+    )
     async def login(request: Request[Any, Any, Any]) -> dict[str, str]:
         """Trade an API key (`refreshToken`) for an access token valid for one hour."""
         refresh_token = json_object(await body_reader.read(request)).get("refreshToken")
@@ -139,25 +164,21 @@ def routes(
     @get(
         ["/events", "/v2/events"],
         operation_id=operation_id("vayuQueryEvents"),
-        responses=responses(
-            sluice_error,
-            SluiceError,
-            READ_ERRORS,
-            {200: ok(EventPage, {"events": [], "total": 0, "hasMore": False, "nextCursor": None})},
-        ),
+        security=SECURITY,
+        responses=vayu_docs.answers(EventPage, vayu_docs.EVENT_PAGE, READ_ERRORS),
     )
     async def query_events(
         request: Request[Any, Any, Any],
         start_time: Annotated[
-            str | None, QueryParameter(query="startTime", description=_START)
+            str | None, QueryParameter(name="startTime", description=_START)
         ] = None,
-        end_time: Annotated[str | None, QueryParameter(query="endTime", description=_END)] = None,
-        event_name: Annotated[str | None, QueryParameter(query="eventName")] = None,
+        end_time: Annotated[str | None, QueryParameter(name="endTime", description=_END)] = None,
+        event_name: Annotated[str | None, QueryParameter(name="eventName")] = None,
         customer_alias: Annotated[
-            str | None, QueryParameter(query="customerAlias", description=_ALIAS)
+            str | None, QueryParameter(name="customerAlias", description=_ALIAS)
         ] = None,
-        limit: Annotated[str | None, QueryParameter(query="limit", description=_LIMIT)] = None,
-        cursor: Annotated[str | None, QueryParameter(query="cursor", description=_CURSOR)] = None,
+        limit: Limit = None,
+        cursor: Cursor = None,
     ) -> dict[str, Any]:
         """Live events by time range and name, oldest first, with cursor pagination. (The
         parameters are declared for the OpenAPI document; each is read below, as before.)"""
@@ -183,6 +204,11 @@ def routes(
         ["/events/delete-by-refs", "/v2/events/delete-by-refs"],
         operation_id=operation_id("vayuDeleteEventsByRefs"),
         status_code=200,
+        security=SECURITY,
+        dependencies=request_body(DeleteByRefsRequest, vayu_docs.REFS, "1 to 1000 refs."),
+        responses=vayu_docs.answers(
+            EventList, {"events": [vayu_docs.DELETED_EVENT]}, WRITE_ERRORS, "The events deleted."
+        ),
     )
     async def delete_by_refs(request: Request[Any, Any, Any]) -> dict[str, Any]:
         grant = await authorize(request, access)
@@ -200,6 +226,11 @@ def routes(
         ["/events/dry-run", "/v2/events/dry-run"],
         operation_id=operation_id("vayuDryRunEvents"),
         status_code=200,
+        security=SECURITY,
+        dependencies=request_body(
+            VayuIngestRequest, vayu_docs.EXAMPLE_REQUEST, "1 to 1000 events."
+        ),
+        responses=vayu_docs.answers(DryRunResult, vayu_docs.DRY_RUN, WRITE_ERRORS),
     )
     async def dry_run(request: Request[Any, Any, Any]) -> dict[str, Any]:
         """Validate events and show the customer each would match; nothing is stored or
@@ -278,6 +309,8 @@ def ref_routes(
         paths,
         operation_id=operation_id("vayuGetEvent"),
         include_in_schema=in_schema,
+        security=SECURITY,
+        responses=vayu_docs.answers(EventResult, {"event": vayu_docs.STORED_EVENT}, BY_ID_ERRORS),
         exception_handlers={Exception: sluice_error},
     )
     async def get_event(request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -293,6 +326,13 @@ def ref_routes(
         operation_id=operation_id("vayuDeleteEvent"),
         status_code=200,
         include_in_schema=in_schema,
+        security=SECURITY,
+        responses=vayu_docs.answers(
+            EventResult,
+            {"event": vayu_docs.DELETED_EVENT},
+            BY_ID_ERRORS,
+            "The event deleted.",
+        ),
         exception_handlers={Exception: sluice_error},
     )
     async def delete_event(request: Request[Any, Any, Any]) -> dict[str, Any]:

@@ -15,10 +15,13 @@ from sluice.eventlog import parse_timestamp
 from sluice.metering import inline_meter
 from sluice.model import GROUP_BY, DataPoint
 from sluice.usage import MAX_METERS, UsageRequest, UsageService
+from sluice.web import vayu_docs
 from sluice.web.auth import authorize
 from sluice.web.body import BodyReader
 from sluice.web.errors import sluice_error
-from sluice.web.openapi import SECURITY
+from sluice.web.openapi import SECURITY, WRITE_ERRORS, request_body
+from sluice.web.schemas_registry import UsageRequest as UsageRequestShape
+from sluice.web.schemas_registry import UsageResult
 from sluice.web.times import iso_millis
 
 FIELDS = ("customerId", "customerIdPattern", "period", "meters", "groupBy", "fillDates")
@@ -93,7 +96,15 @@ def router(
     """The usage query; `shared_path_routes` are Vayu's reads of the event whose ref is
     `aggregation`, which must live in the router of this path."""
 
-    @post("/v2/events/aggregation", operation_id="vayuQueryEventsAggregation", status_code=200)
+    @post(
+        "/v2/events/aggregation",
+        operation_id="vayuQueryEventsAggregation",
+        status_code=200,
+        dependencies=request_body(
+            UsageRequestShape, vayu_docs.USAGE_REQUEST, "The customer, period, meters, grouping."
+        ),
+        responses=vayu_docs.answers(UsageResult, vayu_docs.USAGE_RESULT, WRITE_ERRORS),
+    )
     async def aggregation(request: Request[Any, Any, Any]) -> dict[str, Any]:
         """Usage by meter and time group for a customer (or `customerIdPattern`, a glob over
         registry ids): each meter inline, with `filters` (eq, neq, gt, gte, lt, lte, in)."""
