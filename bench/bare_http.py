@@ -53,7 +53,9 @@ async def on_granian(settings: Settings) -> None:
     server = granian_serve.granian_server(app(), HOST, port, settings)
     line = f"listening on http://{HOST}:{port}"
     announce = asyncio.create_task(granian_serve.announce_when_listening(HOST, port, line))
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, server.signal_handler_interrupt)
+    # Embedded granian installs no handlers: without these a Ctrl-C left the process hanging.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(signum, server.signal_handler_interrupt)
     try:
         await server.serve()
     finally:

@@ -3,7 +3,7 @@ granian (hyper, in Rust; bench/granian_serve.py), each running the same Sluice p
 SQLite, BENCH_ENV) and the bare Litestar ceiling (bench/bare_http.py).
 
 Load: wrk with bench/wrk_vayu.lua (fresh refs per request), 1-event and 1000-event batches at
-one concurrency. All four servers run side by side; each round measures every (load, server,
+32 and 8 connections. All four servers run side by side; each round measures every (load, server,
 app) once, the servers of a load back to back, and the server that goes first alternates
 from round to round, so drift on this shared machine falls on both. Rates are summed over
 rounds, latencies averaged; each ratio is also given per round (its spread is the noise).
@@ -51,7 +51,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=5.0, help="per wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="rounds (at least 2)")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 1000])
-    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--connections", type=int, default=32, help="for 1-event requests")
+    # Fewer for batches: at 32 a 1000-event request took ~1.5 s here, so a 5 s run was ~3
+    # requests per connection and its end cut off a large share of them.
+    parser.add_argument("--batch-connections", type=int, default=8, help="for larger batches")
     args = parser.parse_args(argv)
     if args.smoke:
         args.seconds, args.rounds, args.batches, args.connections = 1, 2, [1], 8
@@ -205,7 +208,8 @@ def measure(args: argparse.Namespace, tmp_path: Path) -> list[Run]:
             for batch in args.batches:
                 for server in server_order(round_index):
                     for app in APPS:
-                        load = runners[(server, app)].load(batch, args.connections)
+                        connections = args.connections if batch == 1 else args.batch_connections
+                        load = runners[(server, app)].load(batch, connections)
                         runs.append(Run(round_index, server, app, load))
                         print(
                             f"round {round_index + 1}: {server} {app} {batch}-event "
