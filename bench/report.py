@@ -36,9 +36,14 @@ HEADER = ["figure", "measured", "baseline (same run)", "ratio", "target", "met"]
 
 
 def table(figures: Iterable[Figure]) -> str:
-    """A Markdown table (readable as plain text too)."""
-    rows = [HEADER, *(figure.cells() for figure in figures)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
+    """The figures as a Markdown table (readable as plain text too)."""
+    return markdown(HEADER, [figure.cells() for figure in figures])
+
+
+def markdown(header: Sequence[str], body: Iterable[Sequence[str]]) -> str:
+    """A Markdown table with columns as wide as their widest cell."""
+    rows = [header, *body]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
 
     def line(cells: Sequence[str]) -> str:
         return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"

@@ -111,19 +111,27 @@ class Sluice:
             conn.close()
 
 
-def serve_command(data_dir: Path) -> list[str]:
+# The HTTP servers Sluice can be measured on: uvicorn is what `sluice serve` runs; granian
+# runs the same process with granian in uvicorn's place (bench/granian_serve.py).
+HTTP_SERVERS = ("uvicorn", "granian")
+
+
+def serve_command(data_dir: Path, http_server: str = "uvicorn") -> list[str]:
     """`sluice serve` on OS-chosen loopback ports, over data_dir."""
     ports = ["--http-port", "0", "--grpc-port", "0"]
-    return [sys.executable, "-m", "sluice", "serve", *ports, "--data-dir", str(data_dir)]
+    module = {"uvicorn": "sluice", "granian": "bench.granian_serve"}[http_server]
+    return [sys.executable, "-m", module, "serve", *ports, "--data-dir", str(data_dir)]
 
 
 @contextlib.contextmanager
-def sluice(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[Sluice]:
+def sluice(
+    data_dir: Path, env: dict[str, str] | None = None, http_server: str = "uvicorn"
+) -> Iterator[Sluice]:
     """`python -m sluice serve` with BENCH_ENV (and `env`); needs an empty data_dir, so it
-    prints the bootstrap key."""
+    prints the bootstrap key. http_server: one of HTTP_SERVERS."""
     data_dir.mkdir(parents=True, exist_ok=True)
     process = spawn(
-        serve_command(data_dir),
+        serve_command(data_dir, http_server),
         data_dir.parent / f"{data_dir.name}.log",
         ("sluice: http listening on", "sluice: grpc listening on"),
         {**BENCH_ENV, **(env or {})},
@@ -135,9 +143,10 @@ def sluice(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[Sluice
 
 
 @contextlib.contextmanager
-def bare(module: str, log: Path) -> Iterator[str]:
-    """A bare app (`python -m bench.<module>`) that prints `listening on <address>`."""
-    process = spawn([sys.executable, "-m", f"bench.{module}"], log, ("listening on",))
+def bare(module: str, log: Path, args: tuple[str, ...] = ()) -> Iterator[str]:
+    """A bare app (`python -m bench.<module> <args>`) that prints `listening on <address>`."""
+    command = [sys.executable, "-m", f"bench.{module}", *args]
+    process = spawn(command, log, ("listening on",))
     try:
         yield process.lines["listening on"]
     finally:

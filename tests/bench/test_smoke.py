@@ -5,6 +5,7 @@ No timing is asserted: these runs are far too short to mean anything (see bench/
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 needs_wrk = pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+needs_granian = pytest.mark.skipif(
+    importlib.util.find_spec("granian") is None,
+    reason="granian is not installed (the dev extra pins it: make build)",
+)
 
 pytestmark = pytest.mark.slow
 
@@ -46,6 +51,15 @@ def test_http() -> None:
     out = smoke("bench_http")
     assert "HTTP POST /events, 1-event batches" in out
     assert "p99 at half the peak rate" in out
+
+
+@needs_wrk
+@needs_granian
+def test_servers() -> None:
+    out = smoke("bench_servers")
+    assert "| 1-event | Sluice        | granian |" in out
+    assert "Sluice on granian vs uvicorn, 1-event batches" in out
+    assert "Sluice vs bare on uvicorn, 1-event batches" in out
 
 
 @needs_wrk
