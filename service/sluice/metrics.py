@@ -8,6 +8,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
+from prometheus_client.gc_collector import GCCollector
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 # From a cached 1-event request (~0.5 ms) to a store that stalls past a client's patience.
@@ -18,6 +19,8 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         registry = self.registry
+        # python_gc_*: how often the collector runs while serving (startup.settle_collector).
+        GCCollector(registry=registry)
         self.requests = Counter(
             "sluice_requests_total",
             "Requests answered, by protocol, route and status.",

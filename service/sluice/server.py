@@ -173,6 +173,7 @@ async def serve(settings: Settings) -> None:
         print(f"sluice: http listening on http://{settings.host}:{http_port}", flush=True)
         print(f"sluice: grpc listening on {settings.host}:{grpc_port}", flush=True)
         print(f"sluice: data in {startup.store_description(settings)}", flush=True)
+        startup.settle_collector()
         try:
             # Returns after a signal: uvicorn stops accepting and drains in-flight requests.
             await http_server.serve(sockets=[sock])

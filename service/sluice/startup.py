@@ -4,6 +4,7 @@ operator can make there becomes one ConfigurationError naming the setting and th
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import tempfile
 import urllib.parse
@@ -91,3 +92,20 @@ def listen_error(what: str, flag: str, host: str, port: int, exc: OSError) -> Co
     if exc.errno == errno.EADDRINUSE:
         hint = f"another process (a second sluice?) holds it; stop it or {hint}"
     return ConfigurationError(f"cannot listen for {what} on {host}:{port}: {reason} ({hint})")
+
+
+# Allocations between two young-generation collections once serving (CPython's default is 700).
+# Each request allocates a few thousand objects, so at the default the collector runs every
+# request or so, and a collection walks every young object; measured under load (docs/
+# decisions.md, "The collector once serving") the default cost ~10% of requests per second.
+YOUNG_COLLECTION_THRESHOLD = 100_000
+
+
+def settle_collector() -> None:
+    """Once started: collect what start-up left, move every object alive now (modules, the
+    app, the store, caches) out of the collector's sight for good (gc.freeze), and collect the
+    young generation less often. Cycles made while serving are still collected."""
+    gc.collect()
+    gc.freeze()
+    _young, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, middle, old)
