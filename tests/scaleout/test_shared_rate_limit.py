@@ -22,6 +22,7 @@ from tests.scaleout.engines import REDIS_URL, ThrowawayRedis, require_server
 from tests.test_server import vayu_event
 
 LIMIT = 20
+PER_CLIENT = 20  # requests each of six clients sends: 120 in all
 
 
 def test_a_key_s_limit_holds_across_two_instances_within_one_window(
@@ -42,7 +43,7 @@ def test_a_key_s_limit_holds_across_two_instances_within_one_window(
         which = number % 2
         with authorized(instances[which].http_url, token) as http:
             go.wait()
-            for i in range(10):
+            for i in range(PER_CLIENT):
                 body = {"events": [vayu_event(f"c{number}-{i}")]}
                 status = http.post("/events", json=body).status_code
                 with lock:
@@ -57,9 +58,13 @@ def test_a_key_s_limit_holds_across_two_instances_within_one_window(
     elapsed = time.monotonic() - started
     accepted = statuses[0][200] + statuses[1][200]
     # One burst (LIMIT) plus what the rate refilled meanwhile, across both instances together;
-    # counted per instance, each would have let through a burst of its own.
-    assert LIMIT <= accepted <= LIMIT + int(elapsed * LIMIT) + 1, (statuses, elapsed)
-    assert elapsed < 1.0, "the test must fit in one window to mean anything"
+    # counted per instance, each would have let through a burst and a refill of its own.
+    shared_bound = LIMIT + int(elapsed * LIMIT) + 1
+    assert LIMIT <= accepted <= shared_bound, (statuses, elapsed)
+    # The bound means something only while it is below what limits counted per instance would
+    # have let through: a slow machine (more refill) needs more requests, not a tighter clock.
+    per_instance = min(6 * PER_CLIENT, 2 * (LIMIT + int(elapsed * LIMIT)))
+    assert shared_bound < per_instance, f"too slow to tell the limits apart: {elapsed:.1f} s"
     assert statuses[0][429] and statuses[1][429]
 
 
