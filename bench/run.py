@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> None:
     text = "\n".join(["", "## All figures, one run", "", *context, "", table(figures), ""])
     print(text)
     if args.write is not None:
-        args.write.write_text(results_document(context, figures))
+        earlier = args.write.read_text() if args.write.exists() else ""
+        args.write.write_text(results_document(context, figures) + dated_sections(earlier))
 
 
 def busy_cpu_seconds() -> float:
@@ -91,6 +92,16 @@ def our_cpu_seconds() -> float:
         usage = resource.getrusage(who)
         total += usage.ru_utime + usage.ru_stime
     return total
+
+
+def dated_sections(document: str) -> str:
+    """The before/after records kept under the table (sections headed `## <year>-…`): a new
+    run replaces the table and keeps them."""
+    lines = document.splitlines()
+    for number, line in enumerate(lines):
+        if line.startswith("## 20"):
+            return "\n" + "\n".join(lines[number:]) + "\n"
+    return ""
 
 
 def results_document(context: list[str], figures: list[Figure]) -> str:
