@@ -36,7 +36,7 @@ from sluice.gateway import Gateway
 from sluice.metering import inline_meter
 from sluice.registry import CustomerRegistry
 from sluice.settings import Settings
-from sluice.storage.sqlite import SqliteStore, usage_index
+from sluice.storage.sqlite import SqliteStore
 from sluice.storage.sqlite.schema import MIGRATIONS
 from sluice.usage import UsageRequest, UsageService
 
@@ -116,19 +116,15 @@ def stored_events(count: int, customers: int) -> Path:
 # the events through the usage index as the store does (usage_index.py; the bench's store is
 # fully projected): the engine a pushdown into the store would be, measured against the one
 # Sluice uses.
-PUSHDOWN = f"""
-    WITH RECURSIVE buckets(bucket) AS
-        (SELECT 0 UNION ALL SELECT bucket + 1 FROM buckets
-         WHERE bucket < (SELECT max(seq) >> {usage_index.BUCKET_SHIFT} FROM events))
+PUSHDOWN = """
     SELECT e.timestamp / 86400000000 AS day,
            sum(e.name = 'api_call'),
            sum(CASE WHEN e.name = 'api_call' THEN json_extract(e.payload, '$.durationMs') END),
            max(CASE WHEN e.name = 'upload' AND json_extract(e.payload, '$.region') = 'eu-west-1'
                     THEN json_extract(e.payload, '$.bytes') END)
-    FROM buckets CROSS JOIN usage_index AS u CROSS JOIN events AS e
-    WHERE u.tenant = ? AND u.bucket = buckets.bucket AND u.customer = ?
-      AND u.name IN ('api_call', 'upload') AND u.timestamp >= ? AND u.timestamp < ?
-      AND e.seq = u.seq AND e.deleted_at IS NULL
+    FROM usage_index AS u CROSS JOIN events AS e
+    WHERE u.tenant = ? AND u.customer = ? AND u.name IN ('api_call', 'upload')
+      AND u.timestamp >= ? AND u.timestamp < ? AND e.seq = u.seq AND e.deleted_at IS NULL
     GROUP BY day
 """
 

@@ -1,6 +1,6 @@
 """The SQLite usage index (storage/sqlite/usage_index.py): a projection of the events that the
 writer builds after commits. Reads are exact wherever the projection stands (the part it
-covers by index, the rest by a scan of the tail), across buckets, after deletes, after an
+covers by index, the rest by a scan of the tail), after deletes, after an
 upgrade from a store that had no index; and the writer keeps the projection going without
 ever failing an append for it."""
 
@@ -80,9 +80,9 @@ operations = st.lists(
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(ops=operations, shift=st.integers(0, 3))
+@given(ops=operations)
 def test_usage_reads_equal_a_filter_of_the_live_events_wherever_the_projection_stands(
-    ops: list[tuple[str, object]], shift: int
+    ops: list[tuple[str, object]],
 ) -> None:
     conn = sqlite3.connect(":memory:", isolation_level=None)
     conn.execute("BEGIN")
@@ -93,7 +93,7 @@ def test_usage_reads_equal_a_filter_of_the_live_events_wherever_the_projection_s
 
     def check(query: tuple[str, list[str], list[str], int | None, int | None]) -> None:
         tenant, customers, names, start, end = query
-        found = usage_index.usage_events(conn, tenant, customers, names, start, end, shift=shift)
+        found = usage_index.usage_events(conn, tenant, customers, names, start, end)
         expected = sorted(
             e.seq
             for e in stored
@@ -117,39 +117,31 @@ def test_usage_reads_equal_a_filter_of_the_live_events_wherever_the_projection_s
             conn.execute("UPDATE events SET deleted_at = 1 WHERE seq = ?", (seq,))
             deleted.add(seq)
         elif op == "project":
-            waiting = usage_index.project(conn, int(arg), shift=shift)  # type: ignore[call-overload]
+            waiting = usage_index.project(conn, int(arg))  # type: ignore[call-overload]
             assert waiting == max(0, len(stored) - usage_index.projected_through(conn))
         elif op == "query":
             check(arg)  # type: ignore[arg-type]
     # And once everything is projected: every answer comes from the index alone.
-    while usage_index.project(conn, 7, shift=shift):
+    while usage_index.project(conn, 7):
         pass
     assert usage_index.projected_through(conn) == len(stored)
-    # Each bucket's span is exactly its events' timestamps: never narrower (a read would skip
-    # events), and no wider than they make it (a read would seek buckets it need not).
-    spans: dict[tuple[str, int], tuple[int, int]] = {}
-    for e in stored:
-        low, high = spans.get((e.tenant, e.seq >> shift), (e.timestamp, e.timestamp))
-        spans[(e.tenant, e.seq >> shift)] = (min(low, e.timestamp), max(high, e.timestamp))
-    kept = conn.execute("SELECT tenant, bucket, min_timestamp, max_timestamp FROM usage_buckets")
-    assert {(t, b): (low, high) for t, b, low, high in kept} == spans
     for tenant in TENANTS:
         check((tenant, list(CUSTOMERS), list(NAMES), None, None))
         check((tenant, ["alice"], ["upload"], 3, 7))
 
 
-def test_reads_seek_the_index_per_bucket_and_scan_only_the_unprojected_tail() -> None:
+def test_reads_scan_one_index_range_and_only_the_unprojected_tail() -> None:
     """The plan, not just the answer: a usage read must not scan a tenant's whole log."""
     conn = sqlite3.connect(":memory:", isolation_level=None)
     conn.execute("BEGIN")
     migrate(conn)
     for n in range(300):
         _insert(conn, TENANTS[n % 2], CUSTOMERS[n % 3], NAMES[n % 2], n)
-    usage_index.project(conn, 200, shift=4)
+    usage_index.project(conn, 200)
     conn.execute("COMMIT")
     statements: list[str] = []
     conn.set_trace_callback(statements.append)
-    found = usage_index.usage_events(conn, "acme", ["alice"], ["api_call"], 10, 250, shift=4)
+    found = usage_index.usage_events(conn, "acme", ["alice"], ["api_call"], 10, 250)
     conn.set_trace_callback(None)
     assert len(found) == len(range(10, 250, 6))  # n % 6 == 0: acme, alice, api_call
     plans = [
@@ -159,11 +151,10 @@ def test_reads_seek_the_index_per_bucket_and_scan_only_the_unprojected_tail() ->
     ]
     assert len(plans) == 2, statements
     index_plan, tail_plan = plans
-    assert "SEARCH u USING PRIMARY KEY (tenant=? AND bucket=? AND customer=? AND name=?" in (
+    assert "SEARCH u USING PRIMARY KEY (tenant=? AND customer=? AND name=? AND timestamp>?" in (
         index_plan
     )
     assert "SEARCH e USING INTEGER PRIMARY KEY (rowid=?)" in index_plan
-    assert "SEARCH b USING PRIMARY KEY (tenant=?)" in index_plan  # the buckets of one tenant
     assert "SEARCH e USING INTEGER PRIMARY KEY (rowid>?)" in tail_plan
     assert "SCAN" not in index_plan and "SCAN" not in tail_plan
 

@@ -192,19 +192,11 @@ MIGRATIONS = [
     """
     CREATE TABLE usage_index (
         tenant TEXT NOT NULL,
-        bucket INTEGER NOT NULL,
         customer TEXT NOT NULL,
         name TEXT NOT NULL,
         timestamp INTEGER NOT NULL,
         seq INTEGER NOT NULL,
-        PRIMARY KEY (tenant, bucket, customer, name, timestamp, seq)
-    ) STRICT, WITHOUT ROWID;
-    CREATE TABLE usage_buckets (
-        tenant TEXT NOT NULL,
-        bucket INTEGER NOT NULL,
-        min_timestamp INTEGER NOT NULL,
-        max_timestamp INTEGER NOT NULL,
-        PRIMARY KEY (tenant, bucket)
+        PRIMARY KEY (tenant, customer, name, timestamp, seq)
     ) STRICT, WITHOUT ROWID;
     CREATE TABLE projections (
         name TEXT PRIMARY KEY,
