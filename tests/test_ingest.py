@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sluice.errors import StoreUnavailable
 from sluice.gateway import Gateway
-from sluice.model import IngestOutcome, Rejection
+from sluice.model import UNKNOWN_CUSTOMER, Customer, IngestOutcome, Rejection
 from sluice.settings import Settings
 from sluice.storage.sqlite import SqliteStore
 from tests.conftest import stored_rows
@@ -126,3 +126,43 @@ def test_a_racer_behind_a_failed_writer_is_accepted(data_dir: Path) -> None:
 
     assert asyncio.run(scenario()) == ("unavailable", [0])
     assert stored_rows(data_dir) == [("acme", "api_call", "k")]
+
+
+def test_a_validation_screens_in_the_caller_s_tenant_and_stores_nothing(data_dir: Path) -> None:
+    """validate (the dry run) applies the dialect's screen for the tenant it was given: Enso's
+    customer check looks in that tenant's registry only."""
+
+    def enso_body(*customers: str) -> bytes:
+        events = [
+            {
+                "CustomerEntityId": customer,
+                "metric": "api_calls",
+                "value": 3,
+                "timestamp": "2023-11-07T05:31:56Z",
+                "eventId": f"e-{i}",
+            }
+            for i, customer in enumerate(customers)
+        ]
+        return json.dumps({"events": events}).encode()
+
+    async def scenario() -> tuple[IngestOutcome, IngestOutcome]:
+        gateway = make_gateway(data_dir)
+        await gateway.start()
+        try:
+            await gateway.store.put_customer("acme", Customer("ent_1", [], None, {}, 0, 0))
+            body = enso_body("ent_1", "ent_404")
+            mine = await gateway.ingest.validate(gateway.dialects.enso, "acme", body)
+            theirs = await gateway.ingest.validate(gateway.dialects.enso, "globex", body)
+            return mine, theirs
+        finally:
+            await gateway.stop()
+
+    mine, theirs = asyncio.run(scenario())
+    assert mine.accepted == [0]
+    assert [(r.index, r.reason) for r in mine.rejected] == [(1, UNKNOWN_CUSTOMER)]
+    assert theirs.accepted == []
+    assert [(r.index, r.reason) for r in theirs.rejected] == [
+        (0, UNKNOWN_CUSTOMER),
+        (1, UNKNOWN_CUSTOMER),
+    ]
+    assert stored_rows(data_dir) == []

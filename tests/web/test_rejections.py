@@ -120,3 +120,12 @@ def test_rate_limited_requests_are_counted_for_their_tenant(
             break
         time.sleep(0.05)
     assert found == [{"source": "", "reason": "RATE_LIMITED", "count": statuses.count(429)}]
+
+
+def test_a_parsed_event_refused_after_parsing_keeps_its_name_when_its_text_is_cut(client) -> None:
+    """A ref of '.' passes the parser and is refused by Vayu's screen: its name comes from the
+    parsed row, since its kept text, cut to the bound, no longer parses as JSON."""
+    post(client, {"events": [event(".", name="upload", data={"blob": "x" * 50_000})]})
+    [kept] = rejections(client, 1)["rejections"]
+    assert kept["event"].endswith("…")
+    assert (kept["reason"], kept["field"], kept["name"]) == ("INVALID", "ref", "upload")
