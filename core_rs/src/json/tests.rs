@@ -423,3 +423,14 @@ fn the_word_at_a_time_string_scan_stops_where_a_byte_loop_would() {
         }
     }
 }
+
+#[test]
+fn invalid_utf8_in_a_string_is_reported_at_its_byte_in_the_input() {
+    // Input that is not UTF-8 as a whole is checked string by string: the offset must be the
+    // bad byte's in the input, the string's start plus how far into the string it is.
+    let e = err(b"[\"ok\", \"ab\xffcd\"]");
+    assert_eq!(e.to_string(), "invalid UTF-8 in string at byte 10");
+    // Behind an escape the string is checked segment by segment, from after the escape.
+    let e = err(b"[\"a\\nbc\xff\"]");
+    assert_eq!(e.offset, 7);
+}
