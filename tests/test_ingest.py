@@ -7,6 +7,9 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
+from sluice import _core
 from sluice.errors import StoreUnavailable
 from sluice.gateway import Gateway
 from sluice.model import UNKNOWN_CUSTOMER, Customer, IngestOutcome, Rejection
@@ -166,3 +169,35 @@ def test_a_validation_screens_in_the_caller_s_tenant_and_stores_nothing(data_dir
         (1, UNKNOWN_CUSTOMER),
     ]
     assert stored_rows(data_dir) == []
+
+
+def test_a_cancelled_write_leaves_no_key_claimed(data_dir: Path) -> None:
+    """A store write cancelled under the request (the store shutting down) settles like a
+    failed one: its keys are released, not left in flight for every later request."""
+
+    async def scenario() -> tuple[bool, list[int]]:
+        gateway = make_gateway(data_dir)
+        await gateway.start()
+        try:
+
+            async def cancelled(*_args: object) -> list[int | None]:
+                raise asyncio.CancelledError
+
+            body = vayu_body("cut-off")
+            now = time.time_ns() // 1000
+            key = gateway.dialects.vayu.parse(body, "acme", now, "").events[0].key
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(gateway.store, "append", cancelled)
+                try:
+                    await ingest_vayu(gateway, "acme", body)
+                    raised = False
+                except asyncio.CancelledError:
+                    raised = True
+            await asyncio.sleep(0)  # the done callbacks run on the next turn of the loop
+            return raised, gateway.index.claim([key])
+        finally:
+            await gateway.stop()
+
+    raised, states = asyncio.run(scenario())
+    assert raised
+    assert states == [_core.CLAIMED]  # free again: the cancelled write's claim was released
