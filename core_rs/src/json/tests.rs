@@ -434,3 +434,22 @@ fn invalid_utf8_in_a_string_is_reported_at_its_byte_in_the_input() {
     let e = err(b"[\"a\\nbc\xff\"]");
     assert_eq!(e.offset, 7);
 }
+
+#[test]
+fn an_object_checks_its_keys_through_a_hashed_index_from_linear_key_scan_keys_on() {
+    // Scanning every member for each new key is quadratic: a crafted body with one object of
+    // many keys must reach the hashed index once the object holds LINEAR_KEY_SCAN keys.
+    let hasher = RandomState::new();
+    let mut members: Vec<(Cow<'_, str>, Value<'_>)> = Vec::new();
+    let mut index = None;
+    for n in 1..=LINEAR_KEY_SCAN {
+        let key = format!("k{n}");
+        assert!(remember_key(&members, &mut index, &hasher, &key));
+        assert_eq!(index.is_some(), n == LINEAR_KEY_SCAN, "with {n} keys");
+        members.push((Cow::Owned(key), Value::Null));
+    }
+    assert_eq!(index.as_ref().map(HashSet::len), Some(LINEAR_KEY_SCAN));
+    // Through the index a repeated key is still refused and a new one still taken.
+    assert!(!remember_key(&members, &mut index, &hasher, "k3"));
+    assert!(remember_key(&members, &mut index, &hasher, "k17"));
+}
