@@ -315,6 +315,13 @@ fn writer_escapes_every_control_character() {
     let all: String = (0u8..0x20).map(char::from).collect();
     let written = to_compact(&Value::String(all.clone().into()));
     assert!(written.bytes().all(|b| b >= 0x20));
+    // In the shortest form where JSON has one: the written text is what content hashes are
+    // taken of, so another (equally valid) spelling would make a repeat of an event stored
+    // before look changed.
+    assert_eq!(
+        written,
+        r#""\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\b\t\n\u000b\f\r\u000e\u000f\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f""#
+    );
     assert_eq!(ok(&written), Value::String(all.into()));
 }
 
@@ -325,6 +332,20 @@ fn canonical_writer_sorts_keys_and_normalises_numbers() {
     assert_eq!(to_canonical(&a), r#"{"a":{"x":"s","y":[100,0,0.5]},"b":1}"#);
     assert_eq!(to_canonical(&a), to_canonical(&b));
     assert_ne!(to_compact(&a), to_compact(&b));
+}
+
+#[test]
+fn canonical_writer_sorts_objects_too_big_to_sort_on_the_stack() {
+    // 17 members: one more than write.rs sorts in a buffer on the stack (SORT_ON_STACK).
+    let keys: Vec<String> = (0..17).rev().map(|i| format!("k{i:02}")).collect();
+    let members: Vec<String> = keys.iter().map(|k| format!("\"{k}\":0")).collect();
+    let mut sorted = members.clone();
+    sorted.sort();
+    let text = format!("{{{}}}", members.join(","));
+    assert_eq!(
+        to_canonical(&ok(&text)),
+        format!("{{{}}}", sorted.join(","))
+    );
 }
 
 #[test]
