@@ -12,11 +12,20 @@ import pytest
 from sluice import _core
 from sluice.errors import StoreUnavailable
 from sluice.gateway import Gateway
-from sluice.model import UNKNOWN_CUSTOMER, Customer, IngestOutcome, Rejection
+from sluice.model import (
+    CONFLICT,
+    DUPLICATE,
+    UNKNOWN_CUSTOMER,
+    Customer,
+    IngestOutcome,
+    Rejection,
+)
 from sluice.settings import Settings
 from sluice.storage.sqlite import SqliteStore
+from sluice.v1 import ingest_pb2
 from tests.conftest import stored_rows
 from tests.storage.conftest import fill_disk, free_disk
+from tests.test_server import grpc_event
 
 
 def vayu_body(*refs: str, name: str = "api_call", pad: int = 0) -> bytes:
@@ -201,3 +210,28 @@ def test_a_cancelled_write_leaves_no_key_claimed(data_dir: Path) -> None:
     raised, states = asyncio.run(scenario())
     assert raised
     assert states == [_core.CLAIMED]  # free again: the cancelled write's claim was released
+
+
+def test_every_repeat_of_a_request_is_reported_after_a_conflict(data_dir: Path) -> None:
+    """A request repeating several stored events gets one rejection for each: a conflict
+    among them does not end the reporting of those after it."""
+
+    def request(*events: ingest_pb2.Event) -> bytes:
+        return ingest_pb2.IngestRequest(events=list(events)).SerializeToString()
+
+    async def scenario() -> IngestOutcome:
+        gateway = make_gateway(data_dir)
+        await gateway.start()
+        try:
+            grpc = gateway.dialects.grpc
+            await gateway.ingest.ingest(grpc, "acme", request(grpc_event("a"), grpc_event("b")))
+            changed_a = grpc_event("a", data={"k": "other"})
+            return await gateway.ingest.ingest(
+                grpc, "acme", request(changed_a, grpc_event("b"), grpc_event("c"))
+            )
+        finally:
+            await gateway.stop()
+
+    outcome = asyncio.run(scenario())
+    assert outcome.accepted == [2]
+    assert [(r.index, r.reason) for r in outcome.rejected] == [(0, CONFLICT), (1, DUPLICATE)]
