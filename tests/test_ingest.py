@@ -234,4 +234,8 @@ def test_every_repeat_of_a_request_is_reported_after_a_conflict(data_dir: Path) 
 
     outcome = asyncio.run(scenario())
     assert outcome.accepted == [2]
-    assert [(r.index, r.reason) for r in outcome.rejected] == [(0, CONFLICT), (1, DUPLICATE)]
+    # Each names the API's key field, as every rejection names the field it is about.
+    assert [(r.index, r.reason, r.field) for r in outcome.rejected] == [
+        (0, CONFLICT, "id"),
+        (1, DUPLICATE, "id"),
+    ]
