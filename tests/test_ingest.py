@@ -239,3 +239,28 @@ def test_every_repeat_of_a_request_is_reported_after_a_conflict(data_dir: Path) 
         (0, CONFLICT, "id"),
         (1, DUPLICATE, "id"),
     ]
+
+
+def test_commit_counts_rows_whose_key_is_stored_as_duplicates(data_dir: Path) -> None:
+    """commit on its own (count_repeats left on) counts the repeats it finds as duplicates;
+    ingest turns that off only because it tells duplicates from conflicts itself."""
+
+    async def scenario() -> tuple[tuple[list[int], int], tuple[list[int], int], float | None]:
+        gateway = make_gateway(data_dir)
+        await gateway.start()
+        try:
+            now = time.time_ns() // 1000
+            rows = gateway.dialects.vayu.parse(vayu_body("a", "b"), "acme", now, "").events
+            first, repeats = await gateway.ingest.commit("acme", "vayu", rows, now)
+            again, repeated = await gateway.ingest.commit("acme", "vayu", rows, now)
+            counted = gateway.metrics.registry.get_sample_value(
+                "sluice_events_total", {"source": "vayu", "outcome": "duplicate"}
+            )
+            return (first, len(repeats)), (again, len(repeated)), counted
+        finally:
+            await gateway.stop()
+
+    first, again, counted = asyncio.run(scenario())
+    assert first == ([0, 1], 0)
+    assert again == ([], 2)
+    assert counted == 2.0
