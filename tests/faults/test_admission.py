@@ -98,6 +98,10 @@ def test_a_request_takes_its_place_in_its_own_tenant_s_share(data_dir: Path) -> 
             assert gateway.admission.waiting == 1  # acme's share (1 of 2) is held
             with pytest.raises(Overloaded, match="its share"):
                 await ingest_vayu(gateway, "acme", vayu_body("b"))
+            # Refused before its body is parsed, so a flood costs little: even a body that
+            # does not parse is answered as the overload it meets, not as a bad request.
+            with pytest.raises(Overloaded, match="its share"):
+                await ingest_vayu(gateway, "acme", b"{not json")
             other = await ingest_vayu(gateway, "globex", vayu_body("c"))
             await asyncio.gather(busy, first)
             return other.accepted
