@@ -129,3 +129,14 @@ def test_a_parsed_event_refused_after_parsing_keeps_its_name_when_its_text_is_cu
     [kept] = rejections(client, 1)["rejections"]
     assert kept["event"].endswith("…")
     assert (kept["reason"], kept["field"], kept["name"]) == ("INVALID", "ref", "upload")
+
+
+def test_a_refused_collect_batch_is_kept_for_its_tenant(client, data_dir: Path) -> None:
+    """Collect refuses a whole request for one bad event (all or nothing); that refusal is
+    kept under the caller's tenant, like every other, and no other tenant sees it."""
+    sent = client.post("/collect/event", json={"messageBody": [{"eventType": "9bad"}]})
+    assert sent.status_code == 400
+    [kept] = rejections(client, 1)["rejections"]
+    assert (kept["source"], kept["reason"], kept["field"]) == ("collect", "INVALID", "eventType")
+    other = {"Authorization": f"Bearer {mint_key(data_dir, 'globex')}"}
+    assert client.get("/v1/rejections", headers=other).json()["rejections"] == []
