@@ -292,6 +292,23 @@ mod tests {
     }
 
     #[test]
+    fn an_error_reads_as_its_reason() {
+        // Display is what a client is told: fields::timestamp_error passes the range on as is.
+        assert_eq!(
+            parse_timestamp("0001-01-01T00:00:00+00:01").map_err(|e| e.to_string()),
+            Err(
+                "timestamp must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z \
+                 in UTC."
+                    .to_string()
+            )
+        );
+        assert_eq!(
+            TimestampError::NOT_TEXT.to_string(),
+            "expected a date-time string"
+        );
+    }
+
+    #[test]
     fn leap_years() {
         assert_eq!(
             us("2024-02-29T00:00:00Z") + 86_400_000_000,

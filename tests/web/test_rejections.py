@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -120,3 +121,29 @@ def test_rate_limited_requests_are_counted_for_their_tenant(
             break
         time.sleep(0.05)
     assert found == [{"source": "", "reason": "RATE_LIMITED", "count": statuses.count(429)}]
+
+
+def test_a_parsed_event_refused_after_parsing_keeps_its_name_when_its_text_is_cut(client) -> None:
+    """A ref of '.' passes the parser and is refused by Vayu's screen: its name comes from the
+    parsed row, since its kept text, cut to the bound, no longer parses as JSON."""
+    post(client, {"events": [event(".", name="upload", data={"blob": "x" * 50_000})]})
+    [kept] = rejections(client, 1)["rejections"]
+    assert kept["event"].endswith("…")
+    assert (kept["reason"], kept["field"], kept["name"]) == ("INVALID", "ref", "upload")
+
+
+def test_a_refused_collect_batch_is_kept_for_its_tenant(client, data_dir: Path) -> None:
+    """Collect refuses a whole request for one bad event (all or nothing); that refusal is
+    kept under the caller's tenant, like every other, and no other tenant sees it."""
+    sent = client.post(
+        "/collect/event",
+        json={"messageBody": [{"eventType": "9bad"}]},
+        headers={"X-Request-Id": "req-7"},
+    )
+    assert sent.status_code == 400
+    [kept] = rejections(client, 1)["rejections"]
+    assert (kept["source"], kept["reason"], kept["field"]) == ("collect", "INVALID", "eventType")
+    assert kept["requestId"] == "req-7"
+    assert json.loads(kept["event"]) == {"eventType": "9bad"}
+    other = {"Authorization": f"Bearer {mint_key(data_dir, 'globex')}"}
+    assert client.get("/v1/rejections", headers=other).json()["rejections"] == []

@@ -51,6 +51,8 @@ mod tests {
     fn finite_doubles_that_keep_their_value_are_readable() {
         let long_decimal = format!("0.{}1", "0".repeat(290));
         let long_integer = "9".repeat(308);
+        // Past SAFE_INTEGER_DIGITS an integer is read to see whether it fits: 1e308 does.
+        let longer_integer = format!("1{}", "0".repeat(308));
         for good in [
             "0",
             "-0",
@@ -66,6 +68,7 @@ mod tests {
             "123456789012345678901234567890",
             long_decimal.as_str(),
             long_integer.as_str(),
+            longer_integer.as_str(),
         ] {
             assert!(is_readable_number(good), "{good}");
         }

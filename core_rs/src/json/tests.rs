@@ -315,6 +315,13 @@ fn writer_escapes_every_control_character() {
     let all: String = (0u8..0x20).map(char::from).collect();
     let written = to_compact(&Value::String(all.clone().into()));
     assert!(written.bytes().all(|b| b >= 0x20));
+    // In the shortest form where JSON has one: the written text is what content hashes are
+    // taken of, so another (equally valid) spelling would make a repeat of an event stored
+    // before look changed.
+    assert_eq!(
+        written,
+        r#""\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\b\t\n\u000b\f\r\u000e\u000f\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f""#
+    );
     assert_eq!(ok(&written), Value::String(all.into()));
 }
 
@@ -325,6 +332,20 @@ fn canonical_writer_sorts_keys_and_normalises_numbers() {
     assert_eq!(to_canonical(&a), r#"{"a":{"x":"s","y":[100,0,0.5]},"b":1}"#);
     assert_eq!(to_canonical(&a), to_canonical(&b));
     assert_ne!(to_compact(&a), to_compact(&b));
+}
+
+#[test]
+fn canonical_writer_sorts_objects_too_big_to_sort_on_the_stack() {
+    // 17 members: one more than write.rs sorts in a buffer on the stack (SORT_ON_STACK).
+    let keys: Vec<String> = (0..17).rev().map(|i| format!("k{i:02}")).collect();
+    let members: Vec<String> = keys.iter().map(|k| format!("\"{k}\":0")).collect();
+    let mut sorted = members.clone();
+    sorted.sort();
+    let text = format!("{{{}}}", members.join(","));
+    assert_eq!(
+        to_canonical(&ok(&text)),
+        format!("{{{}}}", sorted.join(","))
+    );
 }
 
 #[test]
@@ -422,4 +443,34 @@ fn the_word_at_a_time_string_scan_stops_where_a_byte_loop_would() {
             }
         }
     }
+}
+
+#[test]
+fn invalid_utf8_in_a_string_is_reported_at_its_byte_in_the_input() {
+    // Input that is not UTF-8 as a whole is checked string by string: the offset must be the
+    // bad byte's in the input, the string's start plus how far into the string it is.
+    let e = err(b"[\"ok\", \"ab\xffcd\"]");
+    assert_eq!(e.to_string(), "invalid UTF-8 in string at byte 10");
+    // Behind an escape the string is checked segment by segment, from after the escape.
+    let e = err(b"[\"a\\nbc\xff\"]");
+    assert_eq!(e.offset, 7);
+}
+
+#[test]
+fn an_object_checks_its_keys_through_a_hashed_index_from_linear_key_scan_keys_on() {
+    // Scanning every member for each new key is quadratic: a crafted body with one object of
+    // many keys must reach the hashed index once the object holds LINEAR_KEY_SCAN keys.
+    let hasher = RandomState::new();
+    let mut members: Vec<(Cow<'_, str>, Value<'_>)> = Vec::new();
+    let mut index = None;
+    for n in 1..=LINEAR_KEY_SCAN {
+        let key = format!("k{n}");
+        assert!(remember_key(&members, &mut index, &hasher, &key));
+        assert_eq!(index.is_some(), n == LINEAR_KEY_SCAN, "with {n} keys");
+        members.push((Cow::Owned(key), Value::Null));
+    }
+    assert_eq!(index.as_ref().map(HashSet::len), Some(LINEAR_KEY_SCAN));
+    // Through the index a repeated key is still refused and a new one still taken.
+    assert!(!remember_key(&members, &mut index, &hasher, "k3"));
+    assert!(remember_key(&members, &mut index, &hasher, "k17"));
 }
