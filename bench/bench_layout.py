@@ -31,7 +31,7 @@ from sluice.model import EventRow
 from sluice.settings import Settings
 from sluice.storage.sqlite.connection import connect
 from sluice.storage.sqlite.schema import migrate
-from sluice.storage.sqlite.writer import INSERT_EVENT
+from sluice.storage.sqlite.writer import INSERT_EVENT, insert_params
 
 TENANT = "bench"
 
@@ -70,26 +70,7 @@ PLAIN_INSERT = INSERT_EVENT.split("ON CONFLICT")[0]
 def _insert_rows(
     conn: sqlite3.Connection, offset: int, rows: list[EventRow], sql: str = INSERT_EVENT
 ) -> None:
-    conn.executemany(
-        sql,
-        [
-            (
-                offset + i,
-                TENANT,
-                r.id,
-                "vayu",
-                r.name,
-                r.customer,
-                r.timestamp_us,
-                r.value,
-                r.payload,
-                corpus.NOW_US,
-                r.key,
-                r.content_hash,
-            )
-            for i, r in enumerate(rows)
-        ],
-    )
+    conn.executemany(sql, insert_params(TENANT, "vayu", corpus.NOW_US, offset, rows))
 
 
 def _insert_log(conn: sqlite3.Connection, offset: int, rows: list[EventRow]) -> None:

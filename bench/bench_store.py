@@ -29,7 +29,7 @@ from sluice import _core
 from sluice.model import EventRow
 from sluice.settings import Settings
 from sluice.storage.sqlite import SqliteStore, usage_index
-from sluice.storage.sqlite.writer import INSERT_EVENT
+from sluice.storage.sqlite.writer import INSERT_EVENT, insert_params
 
 TENANT = "bench"
 CUSTOMERS = 1000  # the corpus's batches name about this many customers
@@ -129,26 +129,7 @@ def usage_reads(seed: Path, work: list[list[EventRow]], reads: int) -> tuple[flo
         conn = sqlite3.connect(path, isolation_level=None)
         offset = conn.execute("SELECT coalesce(max(log_offset), 0) FROM events").fetchone()[0]
         conn.execute("BEGIN")
-        conn.executemany(
-            INSERT_EVENT,
-            [
-                (
-                    offset + 1 + i,
-                    TENANT,
-                    r.id,
-                    "vayu",
-                    r.name,
-                    r.customer,
-                    r.timestamp_us,
-                    r.value,
-                    r.payload,
-                    1,
-                    r.key,
-                    r.content_hash,
-                )
-                for i, r in enumerate(work[0])
-            ],
-        )
+        conn.executemany(INSERT_EVENT, insert_params(TENANT, "vayu", 1, offset + 1, work[0]))
         conn.execute("COMMIT")
 
         def p50() -> float:

@@ -2,7 +2,7 @@
 every other write runs alone in its own transaction on the same thread, and so does the
 maintenance of derived rows (a Projection) between them.
 
-This is the only place the SQLite store reads the Rust core's event rows (`_insert_params`).
+This is the only place the SQLite store reads the Rust core's event rows (`insert_params`).
 """
 
 from __future__ import annotations
@@ -265,27 +265,36 @@ class GroupCommitter:
             settle(call.loop, call.future, result=result)
 
 
-def _insert_params(group: Sequence[PendingAppend], starts: Sequence[int]) -> list[tuple[Any, ...]]:
-    """INSERT_EVENT's parameters for every row of a group, in queue order; each append's rows
-    take the offsets from its start on."""
+def insert_params(
+    tenant: str, source: str, received_at: int, start: int, rows: Sequence[EventRow]
+) -> list[tuple[Any, ...]]:
+    """INSERT_EVENT's parameters for one append's rows, their offsets numbered from `start`."""
     return [
         (
             start + index,
-            job.tenant,
+            tenant,
             row.id,
-            job.source,
+            source,
             row.name,
             row.customer,
             row.timestamp_us,
             row.value,
             row.payload,
-            job.received_at,
+            received_at,
             row.key,
             row.content_hash,
         )
-        for job, start in zip(group, starts, strict=True)
-        for index, row in enumerate(job.rows)
+        for index, row in enumerate(rows)
     ]
+
+
+def _insert_params(group: Sequence[PendingAppend], starts: Sequence[int]) -> list[tuple[Any, ...]]:
+    """INSERT_EVENT's parameters for every row of a group, in queue order; each append's rows
+    take the offsets from its start on."""
+    params: list[tuple[Any, ...]] = []
+    for job, start in zip(group, starts, strict=True):
+        params += insert_params(job.tenant, job.source, job.received_at, start, job.rows)
+    return params
 
 
 def _last_offsets(cursor: sqlite3.Cursor, group: Sequence[PendingAppend]) -> dict[str, int]:
