@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import corpus, redis_peer, servers
+from bench.bench_store import parsed_batches
 from bench.report import ROOT, Figure, common_arguments, finish, rate
-from sluice import _core
 from sluice.gateway import Gateway
 from sluice.settings import Settings
 from sluice.storage.sqlite import SqliteStore
@@ -198,10 +198,7 @@ def pipeline_rate(data_dir: Path, batch: int, concurrency: int, seconds: float) 
 def store_rate(data_dir: Path, batch: int, seconds: float) -> float:
     """Events/s the SQLite store alone takes: one SqliteStore.append of `batch` pre-parsed
     rows after another (durable, FULL), 100 batches parsed before the clock starts."""
-    parts = corpus.templated_vayu_batch(batch)
-    limits = Settings().limits()
-    bodies = [f"s{n}".encode().join(parts) for n in range(100)]
-    batches = [_core.parse_vayu_batch(b, "bench", corpus.NOW_US, limits).events for b in bodies]
+    batches = parsed_batches(100, "bench", "s", batch)
 
     async def measure() -> float:
         store = SqliteStore(data_dir / "sluice.db")

@@ -25,10 +25,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench import corpus
+from bench.bench_store import parsed_batches
 from bench.report import Figure, common_arguments, finish, rate
-from sluice import _core
 from sluice.model import EventRow
-from sluice.settings import Settings
 from sluice.storage.sqlite.connection import connect
 from sluice.storage.sqlite.schema import migrate
 from sluice.storage.sqlite.writer import INSERT_EVENT, insert_params
@@ -113,14 +112,7 @@ def measure(layout: str, work: list[list[EventRow]], seconds: float) -> tuple[fl
 
 
 def run(seconds: float, rounds: int) -> list[Figure]:
-    parts = corpus.templated_vayu_batch(1000)
-    limits = Settings().limits()
-    work = [
-        _core.parse_vayu_batch(
-            f"l{n:06d}".encode().join(parts), TENANT, corpus.NOW_US, limits
-        ).events
-        for n in range(max(3, int(seconds * 150)))
-    ]
+    work = parsed_batches(max(3, int(seconds * 150)), TENANT, "l")
     best: dict[str, tuple[float, float]] = {}
     for n in range(rounds):
         order = list(LAYOUTS) if n % 2 == 0 else list(reversed(LAYOUTS))

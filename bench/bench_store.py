@@ -73,12 +73,16 @@ def prefilled(directory: Path, count: int) -> Path:
     return path
 
 
-def batches(count: int) -> list[list[EventRow]]:
-    parts = corpus.templated_vayu_batch(1000)
+def parsed_batches(
+    count: int, tenant: str = TENANT, tag: str = "n", size: int = 1000
+) -> list[list[EventRow]]:
+    """`count` Vayu batches of `size` events parsed by the core, refs fresh per batch (the
+    corpus template joined with `tag` and the batch's number): rows ready for the store."""
+    parts = corpus.templated_vayu_batch(size)
     limits = Settings().limits()
     return [
         _core.parse_vayu_batch(
-            f"n{n:06d}".encode().join(parts), TENANT, corpus.NOW_US, limits
+            f"{tag}{n:06d}".encode().join(parts), tenant, corpus.NOW_US, limits
         ).events
         for n in range(count)
     ]
@@ -154,7 +158,7 @@ def usage_reads(seed: Path, work: list[list[EventRow]], reads: int) -> tuple[flo
 
 
 def run(events: int, seconds: float, rounds: int, reads: int) -> list[Figure]:
-    work = batches(max(4, int(seconds * 100)))
+    work = parsed_batches(max(4, int(seconds * 100)))
     figures = []
     with tempfile.TemporaryDirectory(prefix="sluice-bench-store-", dir=Path.cwd()) as tmp:
         for size in (0, events):

@@ -170,10 +170,6 @@ def _writer(path: Path, projection: Projection) -> GroupCommitter:
     return writer
 
 
-def _wait_for(condition: threading.Event, seconds: float = 10.0) -> bool:
-    return condition.wait(seconds)
-
-
 async def _append(writer: GroupCommitter, count: int, start: int = 0) -> None:
     rows = [event_row(i, f"e{start + i}") for i in range(count)]
     offsets = await writer.append("acme", "vayu", 1, rows)
@@ -195,7 +191,7 @@ async def test_the_writer_projects_once_enough_events_are_appended(tmp_path: Pat
         await asyncio.sleep(0.2)
         assert not ran.is_set()
         await _append(writer, 2, start=3)
-        assert await asyncio.to_thread(_wait_for, ran)
+        assert await asyncio.to_thread(ran.wait, 10.0)
     finally:
         writer.stop()
 
@@ -212,12 +208,12 @@ async def test_the_writer_projects_when_idle_with_events_waiting(tmp_path: Path)
 
     writer = _writer(tmp_path / "s.db", Projection(run, batch_rows=10**9, idle_seconds=0.05))
     try:
-        assert await asyncio.to_thread(_wait_for, ran)  # at start: what an earlier run left
+        assert await asyncio.to_thread(ran.wait, 10.0)  # at start: what an earlier run left
         ran.clear()
         await asyncio.sleep(0.3)
         assert len(calls) == 1  # nothing appended since: the idle writer does not spin
         await _append(writer, 1)
-        assert await asyncio.to_thread(_wait_for, ran)
+        assert await asyncio.to_thread(ran.wait, 10.0)
         assert len(calls) == 2
     finally:
         writer.stop()
@@ -242,7 +238,7 @@ async def test_a_failing_projection_fails_no_append_and_is_tried_again(
     try:
         for n in range(3):
             await _append(writer, 1, start=n)  # every append still commits
-        assert await asyncio.to_thread(_wait_for, recovered)
+        assert await asyncio.to_thread(recovered.wait, 10.0)
     finally:
         writer.stop()
     conn = sqlite3.connect(tmp_path / "s.db")
