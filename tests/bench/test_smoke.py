@@ -13,6 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from bench import bench_layout
+from bench.bench_store import parsed_batches
+from sluice.storage.sqlite.connection import connect
+
 ROOT = Path(__file__).resolve().parents[2]
 needs_wrk = pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
 needs_granian = pytest.mark.skipif(
@@ -98,3 +102,24 @@ def test_layout() -> None:
     out = smoke("bench_layout")
     assert "SQLite 1000-event commits, layout: rows only" in out
     assert "SQLite 1000-event commits, layout: one row per request" in out
+    assert "SQLite 1000-event commits, layout: log, rows projected after" in out
+
+
+def test_the_log_layout_pays_for_its_projection(tmp_path: Path) -> None:
+    """The log layout's figure counts the per-event rows it builds later: a row per request in
+    the log, and every event as the store's row once PROJECT_EVERY of them wait."""
+    conn = connect(tmp_path / "x.db", 2000)
+    bench_layout._log_and_store(conn)
+    project = bench_layout._Projector()
+    offset = 1
+    for rows in parsed_batches(5, bench_layout.TENANT, "t"):
+        conn.execute("BEGIN IMMEDIATE")
+        project(conn, offset, rows)
+        conn.execute("COMMIT")
+        offset += len(rows)
+        logged = conn.execute("SELECT count(*) FROM requests").fetchone()[0]
+        stored = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+        waiting = offset - 1 - stored
+        assert logged * 1000 == offset - 1
+        assert 0 <= waiting < bench_layout.PROJECT_EVERY
+    assert stored == 5000  # the fifth batch took the waiting ones past PROJECT_EVERY
