@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: run install check test test-rust test-py c-compiler chromium fuzz build dev lint fmt proto bench wheel clean mutation mutation-rust mutation-py
+.PHONY: run install check test test-rust test-py c-compiler sqlite-dev chromium fuzz build dev lint fmt proto bench wheel clean mutation mutation-rust mutation-py
 
 $(VENV)/.created:
 	python3 -m venv $(VENV)
@@ -37,13 +37,18 @@ check: lint test
 
 # The whole suite: pure-Rust unit tests, a short fuzz of every request parser, then pytest
 # (which also starts real servers).
-test: build test-rust fuzz c-compiler chromium test-py
+test: build test-rust fuzz c-compiler sqlite-dev chromium test-py
 
 # tests/faults builds an LD_PRELOAD shim (a failing fsync) with it; in CI (CI=true) that test
 # fails rather than skips without one. Debian's gcc, as `bench` gets wrk.
 c-compiler:
 	command -v cc >/dev/null || command -v gcc >/dev/null || \
 		(apt-get update -qq && apt-get install -y -qq gcc)
+
+# bench/sqlite_writer (bench_layout's baseline with the rows bound in Rust; its smoke test runs
+# in the suite) links the system's libsqlite3, the one Python's sqlite3 uses: its headers.
+sqlite-dev:
+	test -e /usr/include/sqlite3.h || (apt-get update -qq && apt-get install -y -qq libsqlite3-dev)
 
 # tests/web/test_console_browser.py drives it headless through Playwright; Debian's chromium.
 chromium:
@@ -68,6 +73,8 @@ lint: build
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --features python -- -D warnings
+	cargo fmt --check --manifest-path bench/sqlite_writer/Cargo.toml
+	cargo clippy --manifest-path bench/sqlite_writer/Cargo.toml -- -D warnings
 	$(PY) -m ruff format --check service tests bench
 	$(PY) -m ruff check service tests bench
 	$(PY) -m mypy
@@ -75,6 +82,7 @@ lint: build
 
 fmt:
 	cargo fmt
+	cargo fmt --manifest-path bench/sqlite_writer/Cargo.toml
 	$(PY) -m ruff format service tests bench
 
 # Regenerate the committed protobuf/gRPC Python code (tests check it is current).
@@ -85,7 +93,7 @@ proto: $(VENV)/.created
 # The benchmark suite (bench/README.md): every figure a ratio against a baseline measured in
 # the same run, printed as one table and kept in bench/RESULTS.md. Takes about 15 minutes;
 # run it on a quiet machine. wrk (the HTTP load generator) comes from Debian when missing.
-bench: build
+bench: build sqlite-dev
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) -m bench.run --write bench/RESULTS.md
 
