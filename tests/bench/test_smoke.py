@@ -6,6 +6,7 @@ No timing is asserted: these runs are far too short to mean anything (see bench/
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -160,3 +161,25 @@ def test_the_log_layout_pays_for_its_projection(tmp_path: Path) -> None:
         assert logged * 1000 == offset - 1
         assert 0 <= waiting < bench_layout.PROJECT_EVERY
     assert stored == 5000  # the fifth batch took the waiting ones past PROJECT_EVERY
+
+
+@needs_wrk
+def test_ab_commits_compares_checkouts() -> None:
+    """bench/ab_commits.py (issue 11's before/after runs) completes one round of an arm and
+    prints its figures: here the checkout against itself, so the ratios are of one build."""
+    arms = ["--arm", f"a={ROOT}", "--arm", f"b={ROOT}"]
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.ab_commits", *arms, "--rounds", "1", "--seconds", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert sorted(row["arm"] for row in rows) == ["a", "b"]
+    for row in rows:
+        assert row["errors"] == 0
+        assert row["store_eps"] > 0 and row["store_us"] > 0
+        assert row["http1_rps"] > 0 and row["http1000_eps"] > 0
+    assert "http1000_eps median: a" in done.stdout
