@@ -48,6 +48,22 @@ def test_a_customer_field_set_to_null_is_left_unset(client: Any) -> None:
     assert "currency" not in customer and "taxIds" not in customer
 
 
+def test_a_customer_keeps_its_vayu_fields_and_a_change_merges_into_them(client: Any) -> None:
+    created = client.post(
+        "/customers", json={"name": "x", "currency": "USD", "externalId": "erp-1"}
+    ).json()["customer"]
+    assert (created["currency"], created["externalId"]) == ("USD", "erp-1")
+    read = client.get(f"/customers/{created['id']}").json()["customer"]
+    assert (read["currency"], read["externalId"]) == ("USD", "erp-1")
+    changed = client.put(
+        f"/customers/{created['id']}", json={"currency": None, "dueDays": "SAME_DAY"}
+    )
+    assert changed.status_code == 200, changed.text
+    customer = changed.json()["customer"]
+    assert "currency" not in customer
+    assert (customer["dueDays"], customer["externalId"]) == ("SAME_DAY", "erp-1")
+
+
 def test_usage_answers_one_data_point_per_group_of_the_customer_s_events(client: Any) -> None:
     ingest(
         client,
