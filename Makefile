@@ -127,6 +127,7 @@ mutation-py: build
 # (docs/mutation.md, "Sampled: web, rpc, storage"): all of them would take ~22 hours. When
 # mutmut has no mutants yet, a run naming nothing makes them and their stats, then stops.
 # SAMPLE_ARGS: tools/mutation_sample.py's (--size, --seed, --after); the same ones score it.
+# SAMPLE_ARGS='--names $(CURDIR)/tools/mutation_sample.txt' re-runs the sample the docs score.
 mutation-sample: build
 	mkdir -p $(MUTMUT_DIR)
 	for link in tests pyproject.toml; do ln -sfn ../../$$link $(MUTMUT_DIR)/$$link; done
