@@ -9,6 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from sluice.v1 import events_pb2, events_pb2_grpc, ingest_pb2, ingest_pb2_grpc
 from tests.rpc.conftest import RpcServer
+from tests.test_readable_once_accepted import bad_rows
 from tests.test_server import grpc_event
 
 
@@ -114,3 +115,19 @@ def test_reads_are_scoped_to_the_tenant(rpc: RpcServer, channel: grpc.Channel) -
         stub.GetEvent(events_pb2.GetEventRequest(id="mine"), metadata=other)
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
     assert list(stub.QueryEvents(events_pb2.QueryEventsRequest(), metadata=other)) == []
+
+
+def test_a_stored_event_no_reader_can_carry_is_data_loss_naming_it(
+    rpc: RpcServer, channel: grpc.Channel
+) -> None:
+    """A row accepted before today's rules (or written around them) cannot be read back:
+    GetEvent ends DATA_LOSS (a retry cannot help) with the reason, and other events are read."""
+    rpc.run(rpc.store.append("acme", "vayu", 1_704_164_645_000_000, bad_rows()))
+    stub = events_pb2_grpc.EventServiceStub(channel)
+    for id_ in ["year-zero", "huge"]:
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.GetEvent(events_pb2.GetEventRequest(id=id_), metadata=rpc.metadata)
+        assert refused.value.code() == grpc.StatusCode.DATA_LOSS
+        assert "cannot be read back" in (refused.value.details() or "")
+    good = stub.GetEvent(events_pb2.GetEventRequest(id="good-1"), metadata=rpc.metadata)
+    assert good.event.id == "good-1"

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 import time
+from pathlib import Path
 from typing import Any
 
 import grpc
+import h2.config
+import h2.connection
 import pytest
 
 from sluice.v1 import ingest_pb2
@@ -14,6 +18,7 @@ from tests.rpc.conftest import RpcServer
 from tests.test_server import grpc_event
 
 INGEST = "/sluice.v1.IngestService/Ingest"
+GOAWAY = 0x7  # the HTTP/2 frame type
 
 
 def raw_ingest(channel: grpc.Channel) -> Any:
@@ -92,3 +97,45 @@ def test_grpc_calls_are_counted_by_method_and_status(rpc: RpcServer, channel: gr
                 break
             time.sleep(0.05)
         assert count == 1, status
+
+
+def test_a_connection_is_closed_after_its_age_and_grace(data_dir: Path) -> None:
+    """Every connection lives at most max age (+10% jitter) + grace, even one that never
+    calls: the server sends GOAWAY and closes it, so no client pins a connection forever."""
+    age, grace = 1.0, 0.5
+    rpc = RpcServer(
+        data_dir,
+        grpc_max_connection_age_seconds=age,
+        grpc_max_connection_age_grace_seconds=grace,
+    ).start()
+    host, port = rpc.target.rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)), timeout=5)
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+    sock.sendall(conn.data_to_send())
+    started = time.monotonic()
+    goaway = closed = False
+    frames = b""  # HTTP/2 frames as read: a 9-byte header (length, type, ...) and a payload
+    try:
+        while not closed and (left := started + age * 1.1 + grace + 3 - time.monotonic()) > 0:
+            sock.settimeout(left)
+            try:
+                data = sock.recv(65536)
+            except TimeoutError:
+                break
+            except ConnectionResetError:
+                data = b""
+            closed = data == b""
+            frames += data
+            while len(frames) >= 9 and len(frames) >= 9 + (size := int.from_bytes(frames[:3])):
+                goaway = goaway or frames[3] == GOAWAY
+                frames = frames[9 + size :]
+            if data and not goaway:  # acknowledge the settings and pings
+                conn.receive_data(data)
+                sock.sendall(conn.data_to_send())
+    finally:
+        sock.close()
+        rpc.close()
+    lasted = time.monotonic() - started
+    assert goaway and closed, f"open after {lasted:.1f} s (GOAWAY: {goaway})"
+    assert age * 0.9 <= lasted < age * 1.1 + grace + 1, lasted

@@ -52,6 +52,25 @@ def test_a_refused_grpc_event_is_kept_as_json_with_its_call_id(
     assert len(listed(rpc, channel, 1, cursor=page.next_cursor).rejections) == 1
 
 
+def test_rejections_come_with_their_counts_by_source_and_reason(
+    rpc: RpcServer, channel: grpc.Channel
+) -> None:
+    ingest = ingest_pb2_grpc.IngestServiceStub(channel)
+    ingest.Ingest(ingest_pb2.IngestRequest(events=[grpc_event("a")]), metadata=rpc.metadata)
+    changed, nameless = grpc_event("a", data={"k": "other"}), grpc_event("b", name="")
+    ingest.Ingest(
+        ingest_pb2.IngestRequest(events=[changed, nameless, grpc_event("c", name="")]),
+        metadata=rpc.metadata,
+    )
+    assert len(listed(rpc, channel, 3).rejections) == 3  # kept once they are all recorded
+    reply = listed(rpc, channel, 1, limit=1)  # counts cover every rejection, not the page
+    assert len(reply.rejections) == 1
+    assert [(c.source, c.reason, c.count) for c in reply.counts] == [
+        ("grpc", "CONFLICT", 1),
+        ("grpc", "INVALID", 2),
+    ]
+
+
 def only(reply: rejections_pb2.ListRejectionsResponse) -> list[str]:
     return [r.reason for r in reply.rejections]
 

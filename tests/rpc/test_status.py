@@ -116,6 +116,7 @@ def test_over_the_rate_limit_is_resource_exhausted_with_retry_info(data_dir: Pat
     finally:
         rpc.close()
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert error.details() == "Rate limit of 1 requests per second exceeded."
     [retry] = details(error)
     assert isinstance(retry, error_details_pb2.RetryInfo)
     assert 0 < retry.retry_delay.ToNanoseconds() <= 1_000_000_000

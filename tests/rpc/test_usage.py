@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2
 
 from sluice.v1 import ingest_pb2, usage_pb2, usage_pb2_grpc
 from tests.rpc.conftest import RpcServer
 from tests.rpc.test_events import at, ingest
+from tests.rpc.test_status import details
 from tests.test_server import grpc_event
 
 
@@ -90,6 +92,48 @@ def test_bad_usage_queries_are_invalid_argument(
     with pytest.raises(grpc.RpcError) as refused:
         usage_pb2_grpc.UsageServiceStub(channel).QueryUsage(request_, metadata=rpc.metadata)
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize(
+    ("request_", "field", "says"),
+    [
+        (
+            usage_pb2.QueryUsageRequest(customer_id="c1"),
+            "group_by",
+            "group_by is required",
+        ),
+        (
+            usage_pb2.QueryUsageRequest(
+                customer_id="c1",
+                group_by=usage_pb2.GROUP_BY_DAY,
+                meters=[
+                    usage_pb2.Meter(
+                        key="k",
+                        event_name="e",
+                        filters=[usage_pb2.MeterFilter(field="region", operator="eq")],
+                    )
+                ],
+            ),
+            "filters",
+            "a filter needs a text or a number",
+        ),
+    ],
+)
+def test_a_bad_usage_query_names_its_field_and_says_what_is_wrong(
+    rpc: RpcServer,
+    channel: grpc.Channel,
+    request_: usage_pb2.QueryUsageRequest,
+    field: str,
+    says: str,
+) -> None:
+    """A client fixes its request from the BadRequest's field and the status message."""
+    with pytest.raises(grpc.RpcError) as refused:
+        usage_pb2_grpc.UsageServiceStub(channel).QueryUsage(request_, metadata=rpc.metadata)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert says in (refused.value.details() or "")
+    [bad_request] = details(refused.value)
+    assert isinstance(bad_request, error_details_pb2.BadRequest)
+    assert [v.field for v in bad_request.field_violations] == [field]
 
 
 def test_usage_needs_a_key(channel: grpc.Channel) -> None:

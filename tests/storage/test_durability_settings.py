@@ -60,6 +60,17 @@ async def test_the_writer_commits_at_full_in_wal_by_default(
     assert stored_journal_mode(tmp_path / "sluice.db") == "wal"
 
 
+async def test_a_store_opened_by_its_url_alone_is_durable(tmp_path: Path) -> None:
+    """`open_store(url)` with no durability arguments (as tests/scaleout and library callers
+    open a store) gets the durable defaults: synchronous=FULL on the writer."""
+    store = open_store(f"sqlite:///{tmp_path / 'sluice.db'}")
+    await store.open()
+    try:
+        assert await writer_pragma(store, "synchronous") == 2
+    finally:
+        await store.close()
+
+
 def stored_journal_mode(path: Path) -> str:
     conn = sqlite3.connect(path)
     try:

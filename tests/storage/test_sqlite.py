@@ -144,3 +144,14 @@ async def test_the_checkpointer_moves_commits_into_the_database_file_off_the_wri
     ):
         assert time.monotonic() < deadline, "nothing was checkpointed into the file"
         await asyncio.sleep(0.02)
+
+
+async def test_a_store_under_directories_not_made_yet_makes_them(tmp_path: Path) -> None:
+    """A fresh SLUICE_DATA_DIR may be several levels deep: opening the store makes them all."""
+    store = SqliteStore(tmp_path / "not" / "made" / "yet" / "sluice.db")
+    await store.open()
+    try:
+        await store.append("acme", "vayu", 1, [event_row(0, "k")])
+    finally:
+        await store.close()
+    assert (tmp_path / "not" / "made" / "yet" / "sluice.db").is_file()

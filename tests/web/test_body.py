@@ -325,6 +325,53 @@ def test_json_content_types_may_carry_parameters(client: Any, data_dir: Path) ->
     assert len(stored_rows(data_dir)) == 4
 
 
+def test_a_client_gone_mid_body_is_logged_as_499_not_a_server_error(
+    client: TestClient,  # type: ignore[type-arg]
+    token: str,
+    data_dir: Path,
+) -> None:
+    """Nobody reads the answer to a client that left mid-body, but the access log and the
+    response metrics do: 499 (nginx's "client closed request"), not a 5xx."""
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": b'{"events":[', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    received: list[str] = []
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.sleep(0)
+        message = messages[min(len(received), len(messages) - 1)]
+        received.append(message["type"])
+        return message
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    headers = [
+        (b"host", b"testserver"),
+        (b"content-type", b"application/json"),
+        (b"authorization", f"Bearer {token}".encode()),
+    ]
+    scope: Any = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/events",
+        "raw_path": b"/events",
+        "root_path": "",
+        "query_string": b"",
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 1),
+        "headers": headers,
+    }
+    client.blocking_portal.call(client.app, scope, receive, send)
+    assert sent[0]["type"] == "http.response.start"
+    assert sent[0]["status"] == 499
+    assert stored_rows(data_dir) == []
+
+
 def test_a_client_gone_mid_body_ends_the_read_at_once(data_dir: Path) -> None:
     """A disconnect before the body is complete ends read_body on the spot: it neither waits
     for the body deadline nor asks the server for more messages."""

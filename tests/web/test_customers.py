@@ -223,6 +223,27 @@ def test_a_store_outage_is_503_with_retry_after(
         assert response.headers["retry-after"] == "2"
 
 
+def test_a_bug_is_a_500_that_tells_nothing_and_is_logged(
+    client: TestClient,  # type: ignore[type-arg]
+    gateway: Gateway,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def broken(*_args: Any) -> None:
+        raise RuntimeError("the secret internals of a bug")
+
+    monkeypatch.setattr(gateway.store, "get_customer", broken)
+    response = client.get("/v1/customers/c")
+    assert response.status_code == 500
+    assert response.json() == {
+        "type": "api_error",
+        "code": "internal_error",
+        "message": "Internal server error.",
+    }
+    assert "secret" not in response.text
+    assert "unhandled error in GET /v1/customers/c" in caplog.text
+
+
 def test_operations_have_stable_ids(client: TestClient) -> None:  # type: ignore[type-arg]
     paths = client.app.openapi_schema.to_schema()["paths"]
     operations = {op["operationId"] for path in paths.values() for op in path.values()}

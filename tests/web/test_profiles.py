@@ -63,6 +63,8 @@ def test_missing_parts_and_unknown_users(client: Any, data_dir: Path) -> None:
     assert no_user.json()["errors"][0]["message"] == "Missing user information"
     unknown = send(client, {"user": {"email": "nobody@example.com"}, "event": {"update": {}}})
     assert unknown.status_code == 404 and unknown.json()["errors"][0]["message"]
+    description = unknown.json()["errors"][0]["description"]
+    assert "nobody@example.com" in description and "create it first" in description
     assert stored_rows(data_dir) == []
 
 

@@ -19,6 +19,7 @@ from sluice.storage.sqlite import SqliteStore
 from sluice.tokens import AccessTokens
 from sluice.vayu_ids import account_id
 from sluice.web.app import create_app
+from sluice.web.vayu_events import NO_CUSTOMER
 from tests.conftest import stored_rows
 from tests.web.test_vayu import event, post
 
@@ -248,3 +249,27 @@ def test_every_route_word_after_events_is_readable_as_a_ref(client: Any) -> None
         for prefix in ("/events/", "/v2/events/"):
             got = client.get(prefix + word)
             assert got.status_code == 200 and got.json()["event"]["ref"] == word, (prefix, word)
+
+
+def test_events_without_a_customer_are_listed_under_the_no_customer_alias(client: Any) -> None:
+    """Collect without `userId` stores an event with no customer; Vayu reads it back with the
+    alias NO_CUSTOMER, and filtering by that alias finds it (and only it)."""
+    ingest(client, event("with-bob", customerAlias="bob"))
+    sent = client.post(
+        "/collect/event",
+        json={
+            "messageBody": [
+                {"eventType": "api_call", "eventId": "anon", "timestamp": "2026-03-04T05:06:07Z"}
+            ]
+        },
+    )
+    assert sent.status_code == 201, sent.text
+    window = {"startTime": "2000-01-01T00:00:00Z", "endTime": "2030-01-01T00:00:00Z"}
+    everything = client.get("/events", params=window).json()["events"]
+    assert {e["ref"]: e["customerAlias"] for e in everything} == {
+        "with-bob": "bob",
+        "anon": NO_CUSTOMER,
+    }
+    page = client.get("/events", params={**window, "customerAlias": NO_CUSTOMER}).json()
+    assert [e["ref"] for e in page["events"]] == ["anon"]
+    assert page["total"] == 1
