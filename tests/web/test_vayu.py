@@ -185,6 +185,26 @@ def test_missing_or_bad_auth_is_401(client, data_dir: Path) -> None:
     assert stored_rows(data_dir) == []
 
 
+def test_an_authorization_header_is_read_up_to_bearer_and_1024_characters(
+    client: Any, token: str
+) -> None:
+    """Spaces after "Bearer" count toward the header but not toward the credential; a header
+    longer than "Bearer " and 1024 is refused before anything else is read."""
+    client.headers.pop("Authorization")
+    longest = "Bearer" + " " * (1031 - len("Bearer") - len(token)) + token
+    assert len(longest) == 1031
+    body = {"events": [event("long")]}
+    accepted = client.post("/events", json=body, headers={"Authorization": longest})
+    assert accepted.status_code == 200, accepted.text
+    refused = client.post(
+        "/events", json=body, headers={"Authorization": longest.replace(" ", "  ", 1)}
+    )
+    assert refused.status_code == 401
+    assert error_of(refused)["message"] == (
+        "Missing or invalid Authorization header: expected 'Bearer <key>'."
+    )
+
+
 def test_other_content_types_are_415(client, data_dir: Path) -> None:
     response = client.post("/events", content=b"name=x", headers={"Content-Type": "text/plain"})
     assert response.status_code == 415

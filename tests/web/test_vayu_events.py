@@ -109,6 +109,20 @@ def test_an_access_token_names_its_key_and_tenant_and_lives_an_hour(
     assert claims["exp"] == claims["iat"] + 3600
 
 
+def test_a_tenant_with_a_long_name_can_use_its_access_token(data_dir: Path) -> None:
+    """An access token names its tenant, so it grows with the name: past 17 characters it was
+    longer than the 200 an API key may be, and refused as a malformed Authorization header."""
+    token = mint_key(data_dir, "acme-corporation-production-eu-west-1")
+    gateway = Gateway(SqliteStore(data_dir / "sluice.db"), Settings(data_dir=data_dir))
+    with TestClient(create_app(gateway, own_gateway=True)) as client:
+        access = client.post("/login", json={"refreshToken": token}).json()["accessToken"]
+        assert len(access) > 200
+        bearer = {"Authorization": f"Bearer {access}"}
+        accepted = post(client, {"events": [event("long-tenant")]}, headers=bearer)
+        assert accepted.status_code == 200, accepted.text
+        assert accepted.json()["validEvents"] == [event("long-tenant")]
+
+
 def test_an_access_token_expires_at_the_second_its_exp_names() -> None:
     now = [1_000_000.0]
     tokens = AccessTokens(b"secret", clock=lambda: now[0])
