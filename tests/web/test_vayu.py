@@ -185,6 +185,29 @@ def test_missing_or_bad_auth_is_401(client, data_dir: Path) -> None:
     assert stored_rows(data_dir) == []
 
 
+def test_each_authentication_failure_says_what_was_wrong(client: Any, token: str) -> None:
+    header_message = "Missing or invalid Authorization header: expected 'Bearer <key>'."
+    client.headers.pop("Authorization")
+    wrong_secret = token[:-1] + ("A" if token[-1] != "A" else "B")
+    said = {
+        None: header_message,
+        "Bearer": header_message,
+        f"Basic {token}": header_message,  # a live key, but not as a bearer credential
+        "Bearer " + "x" * 100_000: header_message,
+        "Bearer sk_0000_nope": "Invalid API key.",
+        f"Bearer {wrong_secret}": "Invalid API key.",
+    }
+    for header, message in said.items():
+        headers = {} if header is None else {"Authorization": header}
+        response = client.post("/events", json={"events": [event("auth")]}, headers=headers)
+        assert response.status_code == 401, header
+        assert error_of(response)["message"] == message, header[:20] if header else header
+    for refresh_token in ["not-a-key", "sk_" + "x" * 300]:
+        response = client.post("/login", json={"refreshToken": refresh_token})
+        assert response.status_code == 401, refresh_token
+        assert error_of(response)["message"] == "Invalid API key."
+
+
 def test_an_authorization_header_is_read_up_to_bearer_and_1024_characters(
     client: Any, token: str
 ) -> None:
