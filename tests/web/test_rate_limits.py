@@ -8,7 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from litestar.testing import TestClient
 
+from sluice.gateway import Gateway
+from sluice.settings import Settings
+from sluice.storage.sqlite import SqliteStore
+from sluice.web.app import create_app
 from tests.conftest import mint_key, stored_rows
 from tests.web.conftest import ManualClock
 from tests.web.test_vayu import event
@@ -103,3 +108,19 @@ def test_the_default_limit_applies_to_keys_without_their_own(
 ) -> None:
     response = client.get("/events")
     assert response.headers["x-ratelimit-limit"] == "1000"
+
+
+def test_while_redis_is_unreachable_each_key_is_still_limited_by_itself(
+    data_dir: Path, frozen: ManualClock
+) -> None:
+    """A gateway sharing its limits through Redis fails open to its own limiter, key by key."""
+    settings = Settings(data_dir=data_dir, redis_url="redis://127.0.0.1:1/0")  # nobody listens
+    gateway = Gateway(SqliteStore(data_dir / "sluice.db"), settings, frozen.us, frozen.monotonic)
+    one = limited(None, data_dir, 1)
+    other = limited(None, data_dir, 1)
+    with TestClient(create_app(gateway, own_gateway=True)) as client:
+        assert client.get("/events", headers=one).status_code == 200
+        refused = client.get("/events", headers=one)
+        assert refused.status_code == 429
+        assert refused.headers["x-ratelimit-limit"] == "1"
+        assert client.get("/events", headers=other).status_code == 200
