@@ -3,6 +3,7 @@ nothing stored for a refused request, per-key limits and 0 = unlimited."""
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -111,9 +112,11 @@ def test_the_default_limit_applies_to_keys_without_their_own(
 
 
 def test_while_redis_is_unreachable_each_key_is_still_limited_by_itself(
-    data_dir: Path, frozen: ManualClock
+    data_dir: Path, frozen: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A gateway sharing its limits through Redis fails open to its own limiter, key by key."""
+    """A gateway sharing its limits through Redis fails open to its own limiter, key by key,
+    and tells the operator so."""
+    caplog.set_level(logging.WARNING, logger="sluice.ratelimit_redis")
     settings = Settings(data_dir=data_dir, redis_url="redis://127.0.0.1:1/0")  # nobody listens
     gateway = Gateway(SqliteStore(data_dir / "sluice.db"), settings, frozen.us, frozen.monotonic)
     one = limited(None, data_dir, 1)
@@ -124,3 +127,5 @@ def test_while_redis_is_unreachable_each_key_is_still_limited_by_itself(
         assert refused.status_code == 429
         assert refused.headers["x-ratelimit-limit"] == "1"
         assert client.get("/events", headers=other).status_code == 200
+    warnings = [r.getMessage() for r in caplog.records if r.name == "sluice.ratelimit_redis"]
+    assert len(warnings) == 1 and "rate limits are per instance" in warnings[0], warnings

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
+import pytest
 from litestar.testing import TestClient
 
 from tests.conftest import FIXTURES, stored_rows
@@ -269,3 +271,12 @@ def test_tenants_are_isolated(client, data_dir: Path) -> None:
     ).json()
     assert theirs["validEvents"] == [event("shared-ref")]
     assert sorted(stored_rows(data_dir, "SELECT tenant FROM events")) == [("acme",), ("globex",)]
+
+
+def test_the_access_line_names_the_tenant_and_key_of_the_request(
+    client: Any, token: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="sluice.access")
+    assert client.get("/events").status_code == 200
+    [line] = [r for r in caplog.records if r.name == "sluice.access" and r.path == "/events"]
+    assert (line.tenant, line.key_id) == ("acme", token.removeprefix("sk_").partition("_")[0])
