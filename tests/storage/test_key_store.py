@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import time
 
 import pytest
@@ -54,6 +55,8 @@ async def test_a_created_key_records_its_tenant_rate_and_time(store: KeyStore) -
     token, record = await ApiKeys(store).create("acme", rate_limit=7)
     after = time.time_ns() // 1000
     assert isinstance(record.created_at, int) and before <= record.created_at <= after
+    # The documented shape: `sk_<16 hex id>_<secret>`.
+    assert re.fullmatch(r"[0-9a-f]{16}", record.key_id), record.key_id
     assert token.startswith(f"sk_{record.key_id}_")
     listed = await store.list_api_keys()
     assert [(r.key_id, r.tenant, r.rate_limit, r.created_at) for r in listed] == [
