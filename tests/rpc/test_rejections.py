@@ -95,3 +95,31 @@ def test_another_tenant_sees_none_and_bad_requests_are_invalid_argument(
             assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, bad
         else:
             raise AssertionError(bad)
+
+
+def test_each_repeat_is_told_what_it_is_and_a_conflict_kept_naming_the_id_on_both_calls(
+    rpc: RpcServer, channel: grpc.Channel
+) -> None:
+    duplicate = (
+        ingest_pb2.REJECT_REASON_DUPLICATE,
+        "an event with this name and id was already accepted",
+    )
+    message = "an event with this name and id was already accepted with different content"
+    conflict = (ingest_pb2.REJECT_REASON_CONFLICT, message)
+    ingest = ingest_pb2_grpc.IngestServiceStub(channel)
+    ingest.Ingest(ingest_pb2.IngestRequest(events=[grpc_event("u")]), metadata=rpc.metadata)
+    repeats = [grpc_event("u", data={"k": "unary"}), grpc_event("u")]
+    told = []
+    for event in repeats:
+        reply = ingest.Ingest(ingest_pb2.IngestRequest(events=[event]), metadata=rpc.metadata)
+        told += [(r.reason, r.message) for r in reply.rejected]
+    assert told == [conflict, duplicate]
+    streamed = [
+        ingest_pb2.IngestStreamRequest(sequence=1, events=[grpc_event("u", data={"k": "stream"})]),
+        ingest_pb2.IngestStreamRequest(sequence=2, events=[grpc_event("u")]),
+    ]
+    acks = list(ingest.IngestStream(iter(streamed), metadata=rpc.metadata))
+    assert [(r.reason, r.message) for ack in acks for r in ack.rejected] == [conflict, duplicate]
+    found = listed(rpc, channel, 2, reason="conflict").rejections
+    assert [(r.source, r.field, r.message) for r in found] == [("grpc", "id", message)] * 2
+    assert [json.loads(r.event)["data"] for r in found] == [{"k": "stream"}, {"k": "unary"}]

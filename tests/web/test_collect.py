@@ -7,7 +7,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import stored_rows
+from litestar.testing import TestClient
+
+from sluice.gateway import Gateway
+from sluice.settings import Settings
+from sluice.storage.sqlite import SqliteStore
+from sluice.web.app import create_app
+from tests.conftest import mint_key, stored_rows
 
 
 def send(client: Any, body: Any) -> Any:
@@ -87,3 +93,24 @@ def test_request_level_errors_use_the_collect_shape(client: Any) -> None:
         "message": denied.json()["message"],
         "statusCode": 401,
     }
+
+
+def test_a_tenant_s_allowed_event_types_refuse_any_other(data_dir: Path, token: str) -> None:
+    """SLUICE_COLLECT_EVENT_TYPES: a tenant with a list takes only those types; one without
+    takes any type."""
+    settings = Settings(data_dir=data_dir, collect_event_types={"acme": ("signup", "click")})
+    gateway = Gateway(SqliteStore(data_dir / "sluice.db"), settings)
+    other = mint_key(data_dir, "globex")
+    with TestClient(create_app(gateway, own_gateway=True)) as client:
+        client.headers["Authorization"] = f"Bearer {token}"
+        assert send(client, {"messageBody": [{"eventType": "click"}]}).status_code == 201
+        refused = send(client, {"messageBody": [{"eventType": "page_view"}]})
+        assert refused.status_code == 400
+        assert refused.json()["message"] == "invalid event type"
+        assert [(d["index"], d["field"]) for d in refused.json()["details"]] == [(0, "eventType")]
+        client.headers["Authorization"] = f"Bearer {other}"
+        assert send(client, {"messageBody": [{"eventType": "page_view"}]}).status_code == 201
+    assert sorted(stored_rows(data_dir, "SELECT tenant, name FROM events")) == [
+        ("acme", "click"),
+        ("globex", "page_view"),
+    ]

@@ -3,12 +3,18 @@ nothing stored for a refused request, per-key limits and 0 = unlimited."""
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from litestar.testing import TestClient
 
+from sluice.gateway import Gateway
+from sluice.settings import Settings
+from sluice.storage.sqlite import SqliteStore
+from sluice.web.app import create_app
 from tests.conftest import mint_key, stored_rows
 from tests.web.conftest import ManualClock
 from tests.web.test_vayu import event
@@ -103,3 +109,23 @@ def test_the_default_limit_applies_to_keys_without_their_own(
 ) -> None:
     response = client.get("/events")
     assert response.headers["x-ratelimit-limit"] == "1000"
+
+
+def test_while_redis_is_unreachable_each_key_is_still_limited_by_itself(
+    data_dir: Path, frozen: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A gateway sharing its limits through Redis fails open to its own limiter, key by key,
+    and tells the operator so."""
+    caplog.set_level(logging.WARNING, logger="sluice.ratelimit_redis")
+    settings = Settings(data_dir=data_dir, redis_url="redis://127.0.0.1:1/0")  # nobody listens
+    gateway = Gateway(SqliteStore(data_dir / "sluice.db"), settings, frozen.us, frozen.monotonic)
+    one = limited(None, data_dir, 1)
+    other = limited(None, data_dir, 1)
+    with TestClient(create_app(gateway, own_gateway=True)) as client:
+        assert client.get("/events", headers=one).status_code == 200
+        refused = client.get("/events", headers=one)
+        assert refused.status_code == 429
+        assert refused.headers["x-ratelimit-limit"] == "1"
+        assert client.get("/events", headers=other).status_code == 200
+    warnings = [r.getMessage() for r in caplog.records if r.name == "sluice.ratelimit_redis"]
+    assert len(warnings) == 1 and "rate limits are per instance" in warnings[0], warnings

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
+import pytest
 from litestar.testing import TestClient
 
 from tests.conftest import FIXTURES, stored_rows
@@ -185,6 +187,49 @@ def test_missing_or_bad_auth_is_401(client, data_dir: Path) -> None:
     assert stored_rows(data_dir) == []
 
 
+def test_each_authentication_failure_says_what_was_wrong(client: Any, token: str) -> None:
+    header_message = "Missing or invalid Authorization header: expected 'Bearer <key>'."
+    client.headers.pop("Authorization")
+    wrong_secret = token[:-1] + ("A" if token[-1] != "A" else "B")
+    said = {
+        None: header_message,
+        "Bearer": header_message,
+        f"Basic {token}": header_message,  # a live key, but not as a bearer credential
+        "Bearer " + "x" * 100_000: header_message,
+        "Bearer sk_0000_nope": "Invalid API key.",
+        f"Bearer {wrong_secret}": "Invalid API key.",
+    }
+    for header, message in said.items():
+        headers = {} if header is None else {"Authorization": header}
+        response = client.post("/events", json={"events": [event("auth")]}, headers=headers)
+        assert response.status_code == 401, header
+        assert error_of(response)["message"] == message, header[:20] if header else header
+    for refresh_token in ["not-a-key", "sk_" + "x" * 300]:
+        response = client.post("/login", json={"refreshToken": refresh_token})
+        assert response.status_code == 401, refresh_token
+        assert error_of(response)["message"] == "Invalid API key."
+
+
+def test_an_authorization_header_is_read_up_to_bearer_and_1024_characters(
+    client: Any, token: str
+) -> None:
+    """Spaces after "Bearer" count toward the header but not toward the credential; a header
+    longer than "Bearer " and 1024 is refused before anything else is read."""
+    client.headers.pop("Authorization")
+    longest = "Bearer" + " " * (1031 - len("Bearer") - len(token)) + token
+    assert len(longest) == 1031
+    body = {"events": [event("long")]}
+    accepted = client.post("/events", json=body, headers={"Authorization": longest})
+    assert accepted.status_code == 200, accepted.text
+    refused = client.post(
+        "/events", json=body, headers={"Authorization": longest.replace(" ", "  ", 1)}
+    )
+    assert refused.status_code == 401
+    assert error_of(refused)["message"] == (
+        "Missing or invalid Authorization header: expected 'Bearer <key>'."
+    )
+
+
 def test_other_content_types_are_415(client, data_dir: Path) -> None:
     response = client.post("/events", content=b"name=x", headers={"Content-Type": "text/plain"})
     assert response.status_code == 415
@@ -226,3 +271,12 @@ def test_tenants_are_isolated(client, data_dir: Path) -> None:
     ).json()
     assert theirs["validEvents"] == [event("shared-ref")]
     assert sorted(stored_rows(data_dir, "SELECT tenant FROM events")) == [("acme",), ("globex",)]
+
+
+def test_the_access_line_names_the_tenant_and_key_of_the_request(
+    client: Any, token: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="sluice.access")
+    assert client.get("/events").status_code == 200
+    [line] = [r for r in caplog.records if r.name == "sluice.access" and r.path == "/events"]
+    assert (line.tenant, line.key_id) == ("acme", token.removeprefix("sk_").partition("_")[0])

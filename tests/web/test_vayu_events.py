@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
+import hmac
 import json
+import os
+import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from litestar.testing import TestClient
 
+from sluice.encoding import b64url_encode
+from sluice.errors import Unauthenticated
 from sluice.gateway import Gateway
 from sluice.settings import Settings
 from sluice.storage.sqlite import SqliteStore
@@ -20,7 +27,7 @@ from sluice.tokens import AccessTokens
 from sluice.vayu_ids import account_id
 from sluice.web.app import create_app
 from sluice.web.vayu_events import NO_CUSTOMER
-from tests.conftest import stored_rows
+from tests.conftest import mint_key, stored_rows
 from tests.web.test_vayu import event, post
 
 
@@ -69,6 +76,114 @@ def test_bad_refresh_tokens_and_forged_or_expired_access_tokens_are_401(
         response = client.get("/events", headers={"Authorization": f"Bearer {bad}"})
         assert response.status_code == 401, bad
         assert response.json()["type"] == "authentication_error"
+
+
+def signed(secret: bytes, header: bytes, claims: bytes) -> str:
+    """A token of these two parts (JSON text, or not) signed with `secret`."""
+    signing_input = f"{b64url_encode(header)}.{b64url_encode(claims)}"
+    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64url_encode(signature)}"
+
+
+def as_json(value: Any) -> bytes:
+    return json.dumps(value).encode()
+
+
+def refusal(client: Any, access: str) -> str:
+    """The message of the 401 a read with this access token gets."""
+    response = client.get("/events", headers={"Authorization": f"Bearer {access}"})
+    assert response.status_code == 401, access
+    assert response.json()["type"] == "authentication_error"
+    message: str = response.json()["message"]
+    return message
+
+
+def test_an_access_token_names_its_key_and_tenant_and_lives_an_hour(
+    client: Any, token: str
+) -> None:
+    client.headers.pop("Authorization")
+    before = int(time.time())
+    claims = jwt_claims(client.post("/login", json={"refreshToken": token}).json()["accessToken"])
+    assert claims["sub"] == token.removeprefix("sk_").partition("_")[0]
+    assert claims["tenant"] == "acme"
+    assert before <= claims["iat"] <= time.time()
+    assert claims["exp"] == claims["iat"] + 3600
+
+
+def test_a_tenant_with_a_long_name_can_use_its_access_token(data_dir: Path) -> None:
+    """An access token names its tenant, so it grows with the name: past 17 characters it was
+    longer than the 200 an API key may be, and refused as a malformed Authorization header."""
+    token = mint_key(data_dir, "acme-corporation-production-eu-west-1")
+    gateway = Gateway(SqliteStore(data_dir / "sluice.db"), Settings(data_dir=data_dir))
+    with TestClient(create_app(gateway, own_gateway=True)) as client:
+        access = client.post("/login", json={"refreshToken": token}).json()["accessToken"]
+        assert len(access) > 200
+        bearer = {"Authorization": f"Bearer {access}"}
+        accepted = post(client, {"events": [event("long-tenant")]}, headers=bearer)
+        assert accepted.status_code == 200, accepted.text
+        assert accepted.json()["validEvents"] == [event("long-tenant")]
+
+
+def test_an_access_token_expires_at_the_second_its_exp_names() -> None:
+    now = [1_000_000.0]
+    tokens = AccessTokens(b"secret", clock=lambda: now[0])
+    access = tokens.mint("key-1", "acme")
+    now[0] += 3599.5
+    assert tokens.verify(access) == "key-1"
+    now[0] += 0.5
+    with pytest.raises(Unauthenticated) as expired:
+        tokens.verify(access)
+    assert str(expired.value) == "Access token expired; log in again."
+
+
+def test_each_unusable_access_token_is_told_why(client: Any, token: str, data_dir: Path) -> None:
+    client.headers.pop("Authorization")
+    access = client.post("/login", json={"refreshToken": token}).json()["accessToken"]
+    head, claims, signature = access.split(".")
+    secret = (data_dir / "jwt-secret").read_bytes()  # the server's own signing secret
+    key_id = jwt_claims(access)["sub"]
+    hs256 = as_json({"alg": "HS256", "typ": "JWT"})
+    far = 2**40  # an exp long after the test
+    # Made with the server's secret the way it mints: accepted, so the refusals below are for
+    # what each changes.
+    good = signed(secret, hs256, as_json({"sub": key_id, "exp": far}))
+    assert client.get("/events", headers={"Authorization": f"Bearer {good}"}).status_code == 200
+    later = as_json({**jwt_claims(access), "exp": far})
+    invalid = [
+        "not-a-jwt",
+        f"{head}.{claims}",
+        f"{head}.{claims}.{signature[:8]}.{signature[8:]}",
+        f"{head}.{b64url_encode(later)}.{signature}",  # claims changed under a real signature
+        signed(secret, b"{not json", as_json({"sub": key_id, "exp": far})),
+        signed(secret, hs256, b"\xff"),
+        signed(
+            secret, as_json({"alg": "none", "typ": "JWT"}), as_json({"sub": key_id, "exp": far})
+        ),
+        signed(secret, hs256, as_json({"sub": 7, "exp": far})),
+    ]
+    for bad in invalid:
+        assert refusal(client, bad) == "Invalid access token.", bad
+    stale = AccessTokens(secret, clock=lambda: time.time() - 7200).mint(key_id, "acme")
+    assert refusal(client, stale) == "Access token expired; log in again."
+
+
+def test_a_gateway_makes_its_data_dir_and_a_private_signing_secret(tmp_path: Path) -> None:
+    """Even under a loose umask (a process that did not set Sluice's own), the secret is 0600;
+    and it outlives the gateway, so access tokens survive a restart."""
+    data_dir = tmp_path / "not" / "yet"
+    previous = os.umask(0o022)
+    try:
+        first = Gateway(SqliteStore(data_dir / "sluice.db"), Settings(data_dir=data_dir))
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((data_dir / "jwt-secret").stat().st_mode) == 0o600
+    token = mint_key(data_dir)
+    with TestClient(create_app(first, own_gateway=True)) as client:
+        access = client.post("/login", json={"refreshToken": token}).json()["accessToken"]
+    again = Gateway(SqliteStore(data_dir / "sluice.db"), Settings(data_dir=data_dir))
+    with TestClient(create_app(again, own_gateway=True)) as client:
+        response = client.get("/events", headers={"Authorization": f"Bearer {access}"})
+        assert response.status_code == 200, response.text
 
 
 def test_query_pages_through_every_match_once(client: Any) -> None:
