@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
+from sluice import logs
 from tests.conftest import FIXTURES, stored_rows
 
 SEED_REQUEST = json.loads((FIXTURES / "vayu_seed_request.json").read_text())
@@ -274,8 +275,11 @@ def test_tenants_are_isolated(client, data_dir: Path) -> None:
 
 
 def test_the_access_line_names_the_tenant_and_key_of_the_request(
-    client: Any, token: str, caplog: pytest.LogCaptureFixture
+    client: Any, token: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Through the logging module, where caplog sees it: a test before this one may have run
+    # logs.configure(), which sends access lines straight to stderr.
+    monkeypatch.setattr(logs, "_access_stream", None)
     caplog.set_level(logging.INFO, logger="sluice.access")
     assert client.get("/events").status_code == 200
     [line] = [r for r in caplog.records if r.name == "sluice.access" and r.path == "/events"]
